@@ -1,0 +1,93 @@
+//! What a service implements to consume records.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use crate::error::BusError;
+
+use super::Record;
+
+/// Handles one record. Implement it with a plain `async fn`:
+///
+/// ```
+/// use suite_bus::{Handler, HandlerError, Record};
+///
+/// struct Printer;
+///
+/// impl Handler for Printer {
+///     async fn handle(&self, record: &Record) -> Result<(), HandlerError> {
+///         let event = record
+///             .cloud_event()
+///             .map_err(|e| HandlerError::permanent("invalid_event", e))?;
+///         println!("{} at {}@{}", event.type_, record.partition, record.offset);
+///         Ok(())
+///     }
+/// }
+/// ```
+///
+/// Return `Ok` only after the effects are durable (the handler commits its
+/// own Postgres transaction, recording the event id with
+/// [`processed::first_time`](crate::processed::first_time) in it). The same
+/// record may be handled more than once. Records with the same key are handled
+/// one at a time in offset order; records of one partition with different
+/// keys (or none) are handled concurrently, up to
+/// `consumer.max_in_flight_per_partition`.
+pub trait Handler: Send + Sync + 'static {
+    /// Processes `record`.
+    fn handle(&self, record: &Record) -> impl Future<Output = Result<(), HandlerError>> + Send;
+}
+
+impl<T: Handler> Handler for Arc<T> {
+    fn handle(&self, record: &Record) -> impl Future<Output = Result<(), HandlerError>> + Send {
+        T::handle(self, record)
+    }
+}
+
+/// How a handler failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HandlerError {
+    /// Retrying later may succeed (database or downstream unavailable); the
+    /// record is retried with backoff, then dead-lettered.
+    #[error("transient failure: {0}")]
+    Transient(String),
+    /// Retrying cannot succeed (malformed record, rejected by validation);
+    /// the record is dead-lettered at once.
+    #[error("permanent failure ({class}): {message}")]
+    Permanent {
+        /// Stable error class, e.g. `invalid_payload`; goes to `dlq_error_class`.
+        class: String,
+        /// Human-readable detail; goes to `dlq_error_message`.
+        message: String,
+    },
+}
+
+impl HandlerError {
+    /// A transient failure from any error.
+    pub fn transient(error: impl std::fmt::Display) -> Self {
+        Self::Transient(error.to_string())
+    }
+
+    /// A permanent failure of class `class`.
+    pub fn permanent(class: impl Into<String>, error: impl std::fmt::Display) -> Self {
+        Self::Permanent {
+            class: class.into(),
+            message: error.to_string(),
+        }
+    }
+}
+
+impl From<BusError> for HandlerError {
+    fn from(e: BusError) -> Self {
+        if e.is_transient() {
+            Self::Transient(e.to_string())
+        } else {
+            Self::permanent(e.class(), e)
+        }
+    }
+}
+
+impl From<sqlx::Error> for HandlerError {
+    fn from(e: sqlx::Error) -> Self {
+        BusError::from(e).into()
+    }
+}

@@ -1,0 +1,356 @@
+//! The settings tree. Every field has a default that matches the local stack,
+//! so a service started with no configuration talks to `scripts/stack`.
+
+use std::net::SocketAddr;
+
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize, Serializer};
+
+/// All settings of one service process.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Service name (`lead-triage`, …); set by the binary, used in telemetry and as the consumer group.
+    pub service: String,
+    /// HTTP server.
+    #[serde(default)]
+    pub http: HttpSettings,
+    /// Postgres primary and replicas.
+    #[serde(default)]
+    pub database: DatabaseSettings,
+    /// Redis cluster.
+    #[serde(default)]
+    pub redis: RedisSettings,
+    /// Kafka producer and consumers.
+    #[serde(default)]
+    pub kafka: KafkaSettings,
+    /// Consumer runner behaviour (retries, DLQ guard, in-flight bound).
+    #[serde(default)]
+    pub consumer: ConsumerSettings,
+    /// Transactional outbox relay.
+    #[serde(default)]
+    pub outbox: OutboxSettings,
+    /// Two-level cache.
+    #[serde(default)]
+    pub cache: CacheSettings,
+    /// Per-API-key rate limit.
+    #[serde(default)]
+    pub rate_limit: RateLimitSettings,
+    /// Logs, traces and metrics.
+    #[serde(default)]
+    pub telemetry: TelemetrySettings,
+}
+
+/// HTTP server settings.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSettings {
+    /// Listen address (loopback by default; `0.0.0.0:8080` in containers).
+    pub bind: SocketAddr,
+    /// Per-request deadline; slower requests get 503.
+    pub request_timeout_ms: u64,
+    /// Largest accepted request body in bytes; larger ones get 413.
+    pub body_limit_bytes: usize,
+    /// Requests served at once; past it requests are shed with 503 + `Retry-After`.
+    pub max_concurrency: usize,
+    /// Upper bound on graceful shutdown (drain HTTP, consumers, relay), in seconds.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            request_timeout_ms: 10_000,
+            body_limit_bytes: 1024 * 1024,
+            max_concurrency: 1024,
+            shutdown_grace_secs: 20,
+        }
+    }
+}
+
+/// Postgres settings.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    /// Primary connection URL (secret: may hold a password).
+    #[serde(serialize_with = "redact")]
+    pub url: SecretString,
+    /// Read replica URLs, comma-separated; empty means every read goes to the primary.
+    #[serde(
+        deserialize_with = "crate::list::deserialize_secrets",
+        serialize_with = "redact_all"
+    )]
+    pub replica_urls: Vec<SecretString>,
+    /// Connections to the primary per process.
+    pub max_connections: u32,
+    /// Connections to each replica per process.
+    pub replica_max_connections: u32,
+    /// Seconds to wait for a pooled connection before failing the request.
+    pub acquire_timeout_secs: u64,
+    /// A replica further behind the primary than this (bytes of WAL) is skipped.
+    pub replica_max_lag_bytes: u64,
+    /// How often replica health and lag are probed, in milliseconds.
+    pub replica_probe_interval_ms: u64,
+    /// How long a client's last write position is remembered for read-your-writes, in seconds.
+    pub read_your_writes_secs: u64,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: SecretString::from("postgres://postgres@127.0.0.1:5432/suite"),
+            replica_urls: vec![SecretString::from(
+                "postgres://postgres@127.0.0.1:5433/suite",
+            )],
+            max_connections: 16,
+            replica_max_connections: 16,
+            acquire_timeout_secs: 5,
+            replica_max_lag_bytes: 16 * 1024 * 1024,
+            replica_probe_interval_ms: 500,
+            read_your_writes_secs: 30,
+        }
+    }
+}
+
+/// Redis cluster settings.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedisSettings {
+    /// Seed nodes of the cluster, comma-separated `redis://host:port` (secret: may hold a password).
+    #[serde(
+        deserialize_with = "crate::list::deserialize_secrets",
+        serialize_with = "redact_all"
+    )]
+    pub nodes: Vec<SecretString>,
+    /// Prefix of every key and channel, to share a cluster between deployments.
+    pub key_prefix: String,
+    /// Pooled cluster connections per process.
+    pub pool_size: usize,
+    /// Timeout of one Redis command, in milliseconds.
+    pub command_timeout_ms: u64,
+}
+
+impl Default for RedisSettings {
+    fn default() -> Self {
+        Self {
+            nodes: (7000..=7005)
+                .map(|port| SecretString::from(format!("redis://127.0.0.1:{port}")))
+                .collect(),
+            key_prefix: String::new(),
+            pool_size: 8,
+            command_timeout_ms: 500,
+        }
+    }
+}
+
+/// Kafka settings.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KafkaSettings {
+    /// Bootstrap brokers, comma-separated `host:port`.
+    pub brokers: String,
+    /// `enable.idempotence` of the producer: on for Apache Kafka, off for the local tansu broker.
+    pub idempotence: bool,
+    /// Prefix of every topic name (tests and shared clusters).
+    pub topic_prefix: String,
+    /// Consumer group; empty means the service name.
+    pub group_id: String,
+    /// Producer `linger.ms`.
+    pub linger_ms: u32,
+    /// Producer delivery timeout (`message.timeout.ms`).
+    pub delivery_timeout_ms: u32,
+    /// Consumer `session.timeout.ms`; shutdown drains well within it.
+    pub session_timeout_ms: u32,
+}
+
+impl Default for KafkaSettings {
+    fn default() -> Self {
+        Self {
+            brokers: "127.0.0.1:9092".into(),
+            idempotence: false,
+            topic_prefix: String::new(),
+            group_id: String::new(),
+            linger_ms: 10,
+            delivery_timeout_ms: 30_000,
+            session_timeout_ms: 30_000,
+        }
+    }
+}
+
+/// Consumer runner settings.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsumerSettings {
+    /// Records handled concurrently per partition (in-flight bound).
+    pub max_in_flight_per_partition: usize,
+    /// Attempts for a transiently failing record before it is dead-lettered.
+    pub retry_attempts: u32,
+    /// First retry delay; each further one doubles, with jitter.
+    pub retry_base_ms: u64,
+    /// Dead letters per minute past which the consumer stops instead of dead-lettering more.
+    pub dlq_max_per_minute: u32,
+}
+
+impl Default for ConsumerSettings {
+    fn default() -> Self {
+        Self {
+            max_in_flight_per_partition: 64,
+            retry_attempts: 3,
+            retry_base_ms: 200,
+            dlq_max_per_minute: 600,
+        }
+    }
+}
+
+/// Outbox relay settings.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboxSettings {
+    /// Rows claimed and published per relay transaction.
+    pub batch_size: i64,
+    /// Idle poll interval when the outbox is empty, in milliseconds.
+    pub poll_interval_ms: u64,
+}
+
+impl Default for OutboxSettings {
+    fn default() -> Self {
+        Self {
+            batch_size: 500,
+            poll_interval_ms: 50,
+        }
+    }
+}
+
+/// Two-level cache settings.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheSettings {
+    /// Entries held in process (L1).
+    pub l1_capacity: u64,
+    /// L1 time to live, in seconds.
+    pub l1_ttl_secs: u64,
+    /// Redis (L2) time to live, in seconds.
+    pub l2_ttl_secs: u64,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        Self {
+            l1_capacity: 1_000,
+            l1_ttl_secs: 60,
+            l2_ttl_secs: 300,
+        }
+    }
+}
+
+/// Per-API-key rate limit (a key may carry its own override).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitSettings {
+    /// Sustained requests per second per key.
+    pub per_second: u32,
+    /// Extra requests a key may burst above the sustained rate.
+    pub burst: u32,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        Self {
+            per_second: 2_000,
+            burst: 4_000,
+        }
+    }
+}
+
+/// Logging, tracing and metrics settings.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelemetrySettings {
+    /// `tracing` filter directive, e.g. `info` or `info,suite_bus=debug`.
+    pub log_level: String,
+    /// `json` (default) or `pretty`.
+    pub log_format: String,
+    /// OTLP gRPC endpoint for traces (e.g. `http://127.0.0.1:4317`); empty disables tracing export.
+    pub otlp_endpoint: String,
+    /// Fraction of traces sampled when exporting, 0.0–1.0.
+    pub trace_sample_ratio: f64,
+}
+
+impl Default for TelemetrySettings {
+    fn default() -> Self {
+        Self {
+            log_level: "info".into(),
+            log_format: "json".into(),
+            otlp_endpoint: String::new(),
+            trace_sample_ratio: 1.0,
+        }
+    }
+}
+
+impl Settings {
+    /// The consumer group this service joins.
+    pub fn group_id(&self) -> &str {
+        if self.kafka.group_id.is_empty() {
+            &self.service
+        } else {
+            &self.kafka.group_id
+        }
+    }
+
+    /// A topic name with the configured prefix applied.
+    pub fn topic(&self, name: &str) -> String {
+        format!("{}{name}", self.kafka.topic_prefix)
+    }
+}
+
+/// Marker written instead of a secret when settings are printed.
+pub const REDACTED: &str = "<secret>";
+
+fn redact<S: Serializer>(_: &SecretString, ser: S) -> Result<S::Ok, S::Error> {
+    ser.serialize_str(REDACTED)
+}
+
+fn redact_all<S: Serializer>(items: &[SecretString], ser: S) -> Result<S::Ok, S::Error> {
+    ser.collect_seq(items.iter().map(|_| REDACTED))
+}
+
+impl Settings {
+    /// Every setting as `(ENV_VAR_NAME, value)`, secrets redacted; lists are
+    /// comma-joined. This is the authoritative list of configuration keys.
+    pub fn flatten(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        if let Ok(tree) = serde_json::to_value(self) {
+            flatten_into("", &tree, &mut out);
+        }
+        out
+    }
+}
+
+fn flatten_into(path: &str, value: &serde_json::Value, out: &mut Vec<(String, String)>) {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map {
+                let child_path = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                flatten_into(&child_path, child, out);
+            }
+        }
+        Value::Array(items) => {
+            let joined: Vec<String> = items.iter().map(scalar).collect();
+            out.push((crate::env_name(path), joined.join(",")));
+        }
+        other => out.push((crate::env_name(path), scalar(other))),
+    }
+}
+
+fn scalar(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}

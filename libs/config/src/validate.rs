@@ -1,0 +1,137 @@
+//! Start-up validation with errors that name the key to fix.
+
+use secrecy::ExposeSecret;
+
+use crate::{env_name, Settings};
+
+/// A configuration problem, naming the setting as an environment variable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A value is missing, of the wrong type, or not a known setting.
+    #[error("configuration: {key}: {message}")]
+    Invalid {
+        /// The setting, as its environment variable name.
+        key: String,
+        /// What is wrong with it (never the secret value itself).
+        message: String,
+    },
+}
+
+impl ConfigError {
+    fn invalid(path: &str, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            key: env_name(path),
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn from_figment(err: figment::Error) -> Self {
+        let path = err.path.join(".");
+        let message = match &err.kind {
+            figment::error::Kind::UnknownField(field, _) => {
+                // figment's path already ends with the field for unknown keys.
+                let full = if path.is_empty() {
+                    field.clone()
+                } else if path == *field || path.ends_with(&format!(".{field}")) {
+                    path.clone()
+                } else {
+                    format!("{path}.{field}")
+                };
+                return Self::invalid(&full, "unknown setting");
+            }
+            // The kind's own text names the expected type and never echoes secrets
+            // beyond what the operator typed for a non-secret key.
+            kind => kind.to_string(),
+        };
+        Self::invalid(if path.is_empty() { "(root)" } else { &path }, message)
+    }
+}
+
+impl Settings {
+    /// Checks cross-field rules that types alone cannot express.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        check_url(
+            "database.url",
+            self.database.url.expose_secret(),
+            &["postgres", "postgresql"],
+        )?;
+        for url in &self.database.replica_urls {
+            check_url(
+                "database.replica_urls",
+                url.expose_secret(),
+                &["postgres", "postgresql"],
+            )?;
+        }
+        if self.redis.nodes.is_empty() {
+            return Err(ConfigError::invalid(
+                "redis.nodes",
+                "at least one node is required",
+            ));
+        }
+        for node in &self.redis.nodes {
+            check_url("redis.nodes", node.expose_secret(), &["redis", "rediss"])?;
+        }
+        if self.kafka.brokers.trim().is_empty() {
+            return Err(ConfigError::invalid("kafka.brokers", "must not be empty"));
+        }
+        positive(
+            "database.max_connections",
+            self.database.max_connections.into(),
+        )?;
+        positive("redis.pool_size", self.redis.pool_size as u64)?;
+        positive("http.max_concurrency", self.http.max_concurrency as u64)?;
+        positive("http.body_limit_bytes", self.http.body_limit_bytes as u64)?;
+        positive("http.request_timeout_ms", self.http.request_timeout_ms)?;
+        positive(
+            "consumer.max_in_flight_per_partition",
+            self.consumer.max_in_flight_per_partition as u64,
+        )?;
+        positive(
+            "consumer.retry_attempts",
+            self.consumer.retry_attempts.into(),
+        )?;
+        positive("outbox.batch_size", self.outbox.batch_size.max(0) as u64)?;
+        positive("cache.l1_capacity", self.cache.l1_capacity)?;
+        positive("rate_limit.per_second", self.rate_limit.per_second.into())?;
+        if !matches!(self.telemetry.log_format.as_str(), "json" | "pretty") {
+            return Err(ConfigError::invalid(
+                "telemetry.log_format",
+                "must be `json` or `pretty`",
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.telemetry.trace_sample_ratio) {
+            return Err(ConfigError::invalid(
+                "telemetry.trace_sample_ratio",
+                "must be between 0 and 1",
+            ));
+        }
+        if !self.telemetry.otlp_endpoint.is_empty() {
+            check_url(
+                "telemetry.otlp_endpoint",
+                &self.telemetry.otlp_endpoint,
+                &["http", "https"],
+            )?;
+        }
+        Ok(())
+    }
+}
+
+fn positive(path: &str, value: u64) -> Result<(), ConfigError> {
+    if value == 0 {
+        return Err(ConfigError::invalid(path, "must be greater than zero"));
+    }
+    Ok(())
+}
+
+fn check_url(path: &str, raw: &str, schemes: &[&str]) -> Result<(), ConfigError> {
+    // The message never repeats the URL: it may carry a password.
+    let parsed =
+        url::Url::parse(raw).map_err(|e| ConfigError::invalid(path, format!("not a URL ({e})")))?;
+    if !schemes.contains(&parsed.scheme()) {
+        return Err(ConfigError::invalid(
+            path,
+            format!("scheme must be one of {}", schemes.join(", ")),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,144 @@
+use chrono::TimeZone;
+use proptest::prelude::*;
+use uuid::Uuid;
+
+use super::*;
+use crate::{Email, EmailHashKey, Factor};
+
+fn sample() -> LeadTriagedV1 {
+    let key = EmailHashKey::new(&[1u8; 32]).unwrap();
+    LeadTriagedV1 {
+        lead_id: LeadId::from_uuid(Uuid::from_u128(1)),
+        workspace_id: WorkspaceId::from_uuid(Uuid::from_u128(2)),
+        email_hash: Some(EmailHash::compute(
+            &key,
+            &Email::parse("jane@example.com").unwrap(),
+        )),
+        score: Score::parse(72).unwrap(),
+        category: Category::Warm,
+        breakdown: vec![FactorScore {
+            factor: Factor::Seniority,
+            points: 20,
+            max: 20,
+            reason: "title is vp".into(),
+        }],
+        model_version: 3,
+        correlation_id: CorrelationId::parse("req-1").unwrap(),
+        triaged_at: Utc.with_ymd_and_hms(2025, 6, 1, 12, 0, 0).unwrap(),
+        previous_category: Some(Category::Nurture),
+    }
+}
+
+#[test]
+fn serialises_to_the_documented_shape() {
+    let json = serde_json::to_value(sample()).unwrap();
+    assert_eq!(json["lead_id"], "00000000-0000-0000-0000-000000000001");
+    assert_eq!(json["workspace_id"], "00000000-0000-0000-0000-000000000002");
+    assert_eq!(json["score"], 72);
+    assert_eq!(json["category"], "warm");
+    assert_eq!(json["breakdown"][0]["factor"], "seniority");
+    assert_eq!(json["breakdown"][0]["points"], 20);
+    assert_eq!(json["model_version"], 3);
+    assert_eq!(json["correlation_id"], "req-1");
+    assert_eq!(json["triaged_at"], "2025-06-01T12:00:00Z");
+    assert_eq!(json["previous_category"], "nurture");
+    assert_eq!(json["email_hash"].as_str().map(str::len), Some(64));
+    assert!(!json.to_string().contains("jane"));
+    assert_eq!(json.as_object().map(|o| o.len()), Some(10));
+    let event = sample();
+    assert_eq!(event.topic(), "leads.warm");
+    assert_eq!(event.key(), "00000000-0000-0000-0000-000000000001");
+    assert_eq!(LeadTriagedV1::CE_TYPE, "lead.triaged.v1");
+}
+
+#[test]
+fn optional_fields_may_be_absent_and_unknown_fields_are_ignored() {
+    let mut event = sample();
+    event.email_hash = None;
+    event.previous_category = None;
+    let mut json = serde_json::to_value(&event).unwrap();
+    assert!(json.get("email_hash").is_none());
+    assert!(json["previous_category"].is_null());
+    json["added_in_a_later_minor"] = serde_json::json!(true);
+    json.as_object_mut().map(|o| o.remove("previous_category"));
+    let back: LeadTriagedV1 = serde_json::from_value(json).unwrap();
+    assert_eq!(back, event);
+}
+
+#[test]
+fn invalid_payloads_are_rejected() {
+    let json = serde_json::to_value(sample()).unwrap();
+    for (field, bad) in [
+        ("score", serde_json::json!(101)),
+        ("category", serde_json::json!("tepid")),
+        ("lead_id", serde_json::json!("nope")),
+        ("email_hash", serde_json::json!("jane@example.com")),
+        ("correlation_id", serde_json::json!("")),
+    ] {
+        let mut broken = json.clone();
+        broken[field] = bad;
+        assert!(
+            serde_json::from_value::<LeadTriagedV1>(broken).is_err(),
+            "{field}"
+        );
+    }
+}
+
+fn arb_category() -> impl Strategy<Value = Category> {
+    prop::sample::select(Category::ALL.to_vec())
+}
+
+fn arb_factor_score() -> impl Strategy<Value = FactorScore> {
+    (
+        prop::sample::select(Factor::ALL.to_vec()),
+        0u8..=100,
+        0u8..=100,
+        "\\PC{0,40}",
+    )
+        .prop_map(|(factor, points, max, reason)| FactorScore {
+            factor,
+            points,
+            max,
+            reason,
+        })
+}
+
+fn arb_event() -> impl Strategy<Value = LeadTriagedV1> {
+    (
+        any::<u128>(),
+        any::<u128>(),
+        prop::option::of("[0-9a-f]{64}"),
+        0u8..=100,
+        arb_category(),
+        prop::collection::vec(arb_factor_score(), 0..9),
+        any::<i32>(),
+        "[!-~]{1,128}",
+        -4_000_000_000i64..8_000_000_000,
+        0u32..1_000_000_000,
+        prop::option::of(arb_category()),
+    )
+        .prop_map(
+            |(l, w, hash, score, category, breakdown, v, corr, secs, nanos, prev)| LeadTriagedV1 {
+                lead_id: LeadId::from_uuid(Uuid::from_u128(l)),
+                workspace_id: WorkspaceId::from_uuid(Uuid::from_u128(w)),
+                email_hash: hash.and_then(|h| EmailHash::parse(&h).ok()),
+                score: Score::parse(score).unwrap_or_default(),
+                category,
+                breakdown,
+                model_version: v,
+                correlation_id: CorrelationId::parse(&corr)
+                    .unwrap_or_else(|_| CorrelationId::generate()),
+                triaged_at: Utc.timestamp_opt(secs, nanos).single().unwrap_or_default(),
+                previous_category: prev,
+            },
+        )
+}
+
+proptest! {
+    #[test]
+    fn round_trips_through_json(event in arb_event()) {
+        let bytes = serde_json::to_vec(&event).unwrap();
+        let back: LeadTriagedV1 = serde_json::from_slice(&bytes).unwrap();
+        prop_assert_eq!(back, event);
+    }
+}

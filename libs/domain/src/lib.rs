@@ -1,0 +1,26 @@
+//! Event and entity types shared across the services, and the topic contract
+//! (DESIGN §3).
+//!
+//! Every value type here has a `parse` constructor that returns a typed
+//! error, so holding one proves it is valid (STYLE 7). None of them does
+//! I/O.
+
+pub mod breakdown;
+pub mod category;
+pub mod email;
+pub mod email_hash;
+pub mod events;
+pub mod ids;
+pub mod phone;
+pub mod redact;
+pub mod score;
+pub mod topics;
+
+pub use breakdown::{Factor, FactorScore};
+pub use category::{Category, CategoryError};
+pub use email::{Email, EmailError};
+pub use email_hash::{EmailHash, EmailHashError, EmailHashKey};
+pub use events::{LeadTriagedV1, CE_TYPE_LEAD_TRIAGED};
+pub use ids::{CorrelationId, CorrelationIdError, IdError, LeadId, WorkspaceId};
+pub use phone::{PhoneE164, PhoneError};
+pub use score::{Score, ScoreError};

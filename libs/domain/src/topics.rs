@@ -1,0 +1,40 @@
+//! Topic names (DESIGN §3). Every topic has a `.dlq` twin.
+
+/// Leads from external producers, consumed by lead-triage.
+pub const LEADS_INBOUND: &str = "leads.inbound";
+/// Triaged hot leads.
+pub const LEADS_HOT: &str = "leads.hot";
+/// Triaged warm leads.
+pub const LEADS_WARM: &str = "leads.warm";
+/// Triaged nurture leads.
+pub const LEADS_NURTURE: &str = "leads.nurture";
+/// Triaged cold leads.
+pub const LEADS_COLD: &str = "leads.cold";
+/// Disqualified leads.
+pub const LEADS_DISQUALIFIED: &str = "leads.disqualified";
+/// Outreach interactions, consumed by campaign-optimization.
+pub const ENGAGEMENT_INTERACTIONS: &str = "engagement.interactions";
+/// Traffic allocations per campaign (compacted), consumed by engagement.
+pub const CAMPAIGN_ALLOCATIONS: &str = "campaigns.allocations";
+
+/// Every primary topic of the suite.
+pub const ALL: [&str; 8] = [
+    LEADS_INBOUND,
+    LEADS_HOT,
+    LEADS_WARM,
+    LEADS_NURTURE,
+    LEADS_COLD,
+    LEADS_DISQUALIFIED,
+    ENGAGEMENT_INTERACTIONS,
+    CAMPAIGN_ALLOCATIONS,
+];
+
+/// The dead-letter twin of `topic`.
+pub fn dlq(topic: &str) -> String {
+    format!("{topic}.dlq")
+}
+
+/// Every topic including the dead-letter twins.
+pub fn all_with_dlq() -> Vec<String> {
+    ALL.iter().flat_map(|t| [(*t).to_owned(), dlq(t)]).collect()
+}

@@ -1,0 +1,169 @@
+//! Reading topics back and producing raw records, for assertions in tests.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+
+/// How long a topic that yields nothing is read before it counts as empty
+/// (the local broker answered a 481-record fetch in 6.4 s, and a first fetch
+/// after 14 s, while tests ran in parallel).
+const EMPTY_GRACE: Duration = Duration::from_secs(30);
+
+/// A record read back from a topic.
+#[derive(Debug, Clone)]
+pub struct Consumed {
+    /// Partition.
+    pub partition: i32,
+    /// Offset.
+    pub offset: i64,
+    /// Key.
+    pub key: Option<Vec<u8>>,
+    /// Body.
+    pub payload: Vec<u8>,
+    /// Headers in order.
+    pub headers: Vec<(String, Vec<u8>)>,
+}
+
+impl Consumed {
+    /// A header as UTF-8.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, v)| std::str::from_utf8(v).ok())
+    }
+
+    /// The body as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.payload).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// Reads `topic` from the beginning of every partition until `expect`
+/// records arrived and then `settle` passed (to catch duplicates), or —
+/// with `expect == usize::MAX`, "everything there is" — until no record
+/// arrived for `settle`; never longer than `timeout`.
+pub async fn read_topic(
+    brokers: &str,
+    topic: &str,
+    expect: usize,
+    timeout: Duration,
+    settle: Duration,
+) -> anyhow::Result<Vec<Consumed>> {
+    let brokers = brokers.to_owned();
+    let topic = topic.to_owned();
+    tokio::task::spawn_blocking(move || read_blocking(&brokers, &topic, expect, timeout, settle))
+        .await
+        .context("reader task")?
+}
+
+fn read_blocking(
+    brokers: &str,
+    topic: &str,
+    expect: usize,
+    timeout: Duration,
+    settle: Duration,
+) -> anyhow::Result<Vec<Consumed>> {
+    // No consumer group: every partition is assigned at offset 0 (test
+    // topics are created fresh, so that is their beginning). A group would
+    // depend on the local broker answering heartbeats within the session
+    // timeout, which it does not under a full parallel test run, and an
+    // `Offset::Beginning` would depend on its unreliable offset lookup.
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", format!("reader-{}", uuid::Uuid::new_v4()))
+        .set("enable.auto.commit", "false")
+        .set("fetch.wait.max.ms", "100")
+        .create()?;
+    let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(30))?;
+    let partitions = metadata
+        .topics()
+        .first()
+        .map_or(0, |t| t.partitions().len());
+    anyhow::ensure!(partitions > 0, "topic {topic} has no partitions");
+    let mut assignment = TopicPartitionList::new();
+    for p in 0..partitions {
+        assignment.add_partition_offset(topic, i32::try_from(p)?, Offset::Offset(0))?;
+    }
+    consumer.assign(&assignment)?;
+    let deadline = Instant::now() + timeout;
+    let mut out = Vec::new();
+    let mut reached: Option<Instant> = None;
+    let mut last_activity = Instant::now();
+    while Instant::now() < deadline {
+        if let Some(at) = reached {
+            if at.elapsed() >= settle {
+                break;
+            }
+        }
+        // "Everything there is": idle for `settle` after the first record,
+        // or nothing at all within the grace a group join can take here.
+        let idle = if out.is_empty() { EMPTY_GRACE } else { settle };
+        if expect == usize::MAX && last_activity.elapsed() >= idle {
+            break;
+        }
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => {
+                last_activity = Instant::now();
+                let headers = m
+                    .headers()
+                    .map(|h| {
+                        h.iter()
+                            .map(|Header { key, value }| {
+                                (key.to_owned(), value.unwrap_or_default().to_vec())
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                out.push(Consumed {
+                    partition: m.partition(),
+                    offset: m.offset(),
+                    key: m.key().map(<[u8]>::to_vec),
+                    payload: m.payload().unwrap_or_default().to_vec(),
+                    headers,
+                });
+                if out.len() >= expect && reached.is_none() {
+                    reached = Some(Instant::now());
+                }
+            }
+            Some(Err(e)) => anyhow::bail!("consume {topic}: {e}"),
+            None => {}
+        }
+    }
+    Ok(out)
+}
+
+/// Produces one raw record (idempotence off, as the local broker needs).
+pub async fn produce(
+    brokers: &str,
+    topic: &str,
+    key: Option<&str>,
+    payload: &[u8],
+    headers: &[(&str, &str)],
+) -> anyhow::Result<()> {
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("enable.idempotence", "false")
+        .set("acks", "all")
+        .create()?;
+    let mut owned = OwnedHeaders::new();
+    for (k, v) in headers {
+        owned = owned.insert(Header {
+            key: k,
+            value: Some(v.as_bytes()),
+        });
+    }
+    let mut record = FutureRecord::to(topic).payload(payload).headers(owned);
+    if let Some(key) = key {
+        record = record.key(key);
+    }
+    producer
+        .send(record, Duration::from_secs(10))
+        .await
+        .map_err(|(e, _)| anyhow::anyhow!("produce to {topic}: {e}"))?;
+    Ok(())
+}

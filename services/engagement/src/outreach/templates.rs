@@ -1,0 +1,248 @@
+//! Per-variant message templates (minijinja).
+//!
+//! A template is checked when its campaign is created ([`validate`]): it
+//! must parse, use only the documented lead fields ([`LEAD_VARIABLES`],
+//! found by minijinja's undeclared-variables analysis) and render with
+//! sample values. At send time [`render`] runs with undefined behaviour
+//! `Strict`, so a variable that slipped through is an error, never a blank.
+//!
+//! Lead fields are plain text. A field the lead does not have renders as
+//! the empty string, is false in `{% if company %}`, and is replaced by the
+//! `default` filter: `{{ first_name | default("there") }}` (this
+//! environment's `default` treats empty and missing values alike). Output
+//! is not HTML-escaped: messages are plain text (SMS, voice scripts, the
+//! text part of an email). Each render is bounded by [`FUEL`] instructions.
+
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+use minijinja::value::Value;
+use minijinja::{Environment, ErrorKind, UndefinedBehavior};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+#[cfg(test)]
+mod tests;
+
+/// The lead fields a template may use.
+///
+/// `first_name` and `last_name` come from the lead's `name` (first word,
+/// rest) unless given; `country` is the ISO 3166-1 alpha-2 code.
+pub const LEAD_VARIABLES: &[&str] = &[
+    "first_name",
+    "last_name",
+    "name",
+    "email",
+    "phone",
+    "company",
+    "title",
+    "industry",
+    "country",
+];
+
+/// Longest template source accepted, in bytes.
+pub const MAX_TEMPLATE_BYTES: usize = 16 * 1024;
+/// Instructions one render may execute (loops over lead fields fit easily;
+/// a runaway `range` does not).
+pub const FUEL: u64 = 100_000;
+
+static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_fuel(Some(FUEL));
+    env.add_filter("default", default_filter);
+    env
+});
+
+/// `default(value, other="", lax=false)`: `other` when `value` is undefined,
+/// none or empty (and, with `lax`, any false value).
+fn default_filter(value: &Value, other: Option<Value>, lax: Option<bool>) -> Value {
+    let missing = value.is_undefined()
+        || value.is_none()
+        || value.as_str().is_some_and(str::is_empty)
+        || (lax.unwrap_or(false) && !value.is_true());
+    if missing {
+        other.unwrap_or_else(|| Value::from(""))
+    } else {
+        value.clone()
+    }
+}
+
+/// Why a template was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum TemplateError {
+    /// The template does not parse.
+    #[error("syntax error on line {line}: {message}")]
+    Syntax {
+        /// Line of the error (1-based; 0 when unknown).
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// The template uses variables that are not lead fields (sorted).
+    #[error("unknown variables: {}", .0.join(", "))]
+    UnknownVariables(Vec<String>),
+    /// The template source is longer than [`MAX_TEMPLATE_BYTES`].
+    #[error("template is longer than {MAX_TEMPLATE_BYTES} bytes")]
+    TooLarge,
+    /// Rendering failed (unknown filter, wrong types, out of fuel, …).
+    #[error("cannot render: {0}")]
+    Render(String),
+}
+
+impl From<minijinja::Error> for TemplateError {
+    fn from(e: minijinja::Error) -> Self {
+        match e.kind() {
+            ErrorKind::SyntaxError | ErrorKind::BadEscape => TemplateError::Syntax {
+                line: e.line().unwrap_or(0),
+                message: e.detail().unwrap_or("invalid template").to_owned(),
+            },
+            _ => TemplateError::Render(match e.detail() {
+                Some(detail) => format!("{}: {detail}", e.kind()),
+                None => e.kind().to_string(),
+            }),
+        }
+    }
+}
+
+/// The lead's fields as templates see them (see [`LEAD_VARIABLES`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LeadFields {
+    /// Given name; the first word of `name` when absent.
+    pub first_name: Option<String>,
+    /// Family name; the rest of `name` when absent.
+    pub last_name: Option<String>,
+    /// Full name.
+    pub name: Option<String>,
+    /// Email address.
+    pub email: Option<String>,
+    /// Phone number (E.164).
+    pub phone: Option<String>,
+    /// Company name.
+    pub company: Option<String>,
+    /// Job title.
+    pub title: Option<String>,
+    /// Industry.
+    pub industry: Option<String>,
+    /// ISO 3166-1 alpha-2 country code.
+    pub country: Option<String>,
+}
+
+impl LeadFields {
+    /// The render context: every [`LEAD_VARIABLES`] entry, missing ones as `""`.
+    fn context(&self) -> BTreeMap<&'static str, String> {
+        let name = self.name.as_deref().map(str::trim).unwrap_or("");
+        let (first, last) = name.split_once(char::is_whitespace).unwrap_or((name, ""));
+        let given = |v: &Option<String>, fallback: &str| {
+            v.as_deref()
+                .map(str::trim)
+                .unwrap_or(fallback)
+                .trim()
+                .to_owned()
+        };
+        let plain = |v: &Option<String>| given(v, "");
+        BTreeMap::from([
+            ("first_name", given(&self.first_name, first)),
+            ("last_name", given(&self.last_name, last)),
+            ("name", name.to_owned()),
+            ("email", plain(&self.email)),
+            ("phone", plain(&self.phone)),
+            ("company", plain(&self.company)),
+            ("title", plain(&self.title)),
+            ("industry", plain(&self.industry)),
+            ("country", plain(&self.country)),
+        ])
+    }
+}
+
+/// Checks `template` at campaign creation: it parses, uses no variable
+/// outside `allowed_variables` (the environment's globals such as `range`
+/// are allowed), and renders with sample values for the allowed ones.
+pub fn validate(template: &str, allowed_variables: &[&str]) -> Result<(), TemplateError> {
+    if template.len() > MAX_TEMPLATE_BYTES {
+        return Err(TemplateError::TooLarge);
+    }
+    let compiled = ENV.template_from_str(template)?;
+    let globals: Vec<&str> = ENV.globals().map(|(name, _)| name).collect();
+    let mut unknown: Vec<String> = compiled
+        .undeclared_variables(false)
+        .into_iter()
+        .filter(|v| !allowed_variables.contains(&v.as_str()) && !globals.contains(&v.as_str()))
+        .collect();
+    if !unknown.is_empty() {
+        unknown.sort_unstable();
+        return Err(TemplateError::UnknownVariables(unknown));
+    }
+    // A trial render catches what parsing cannot: unknown filters and tests,
+    // type errors, templates that run out of fuel.
+    let sample: BTreeMap<&str, &str> = allowed_variables.iter().map(|v| (*v, "Sample")).collect();
+    compiled.render(&sample)?;
+    Ok(())
+}
+
+/// Renders `template` with the lead's fields (undefined behaviour `Strict`).
+pub fn render(template: &str, lead: &LeadFields) -> Result<String, TemplateError> {
+    if template.len() > MAX_TEMPLATE_BYTES {
+        return Err(TemplateError::TooLarge);
+    }
+    Ok(ENV.template_from_str(template)?.render(lead.context())?)
+}
+
+/// A variant's message: an optional subject (email) and a body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessageTemplate {
+    /// Subject line template (email only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// Body template.
+    pub body: String,
+}
+
+/// A rendered [`MessageTemplate`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RenderedMessage {
+    /// Rendered subject, when the template has one.
+    pub subject: Option<String>,
+    /// Rendered body.
+    pub body: String,
+}
+
+/// A [`TemplateError`] in one part of a [`MessageTemplate`].
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{part}: {error}")]
+pub struct PartError {
+    /// `"subject"` or `"body"` (the field path for a validation problem).
+    pub part: &'static str,
+    /// What is wrong with it.
+    pub error: TemplateError,
+}
+
+impl MessageTemplate {
+    /// [`validate`]s the subject and the body against [`LEAD_VARIABLES`].
+    pub fn validate(&self) -> Result<(), PartError> {
+        self.parts().try_for_each(|(part, source)| {
+            validate(source, LEAD_VARIABLES).map_err(|error| PartError { part, error })
+        })
+    }
+
+    /// [`render`]s the subject and the body.
+    pub fn render(&self, lead: &LeadFields) -> Result<RenderedMessage, PartError> {
+        let at = |part| move |error| PartError { part, error };
+        let subject = match &self.subject {
+            Some(subject) => Some(render(subject, lead).map_err(at("subject"))?),
+            None => None,
+        };
+        let body = render(&self.body, lead).map_err(at("body"))?;
+        Ok(RenderedMessage { subject, body })
+    }
+
+    fn parts(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        self.subject
+            .as_deref()
+            .map(|s| ("subject", s))
+            .into_iter()
+            .chain(std::iter::once(("body", self.body.as_str())))
+    }
+}

@@ -1,0 +1,270 @@
+//! Request bodies of the leads API and their validation.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use suite_domain::{Email, PhoneE164};
+use suite_http::FieldError;
+use utoipa::ToSchema;
+
+/// Largest custom-attribute object accepted per lead, in serialized bytes.
+const MAX_ATTRIBUTES_BYTES: usize = 8 * 1024;
+/// Longest free-text field accepted.
+const MAX_TEXT: usize = 300;
+
+/// A lead as posted by a client or read from `leads.inbound`.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LeadInput {
+    /// Email address: required when creating a lead (leads with the same
+    /// email in a workspace merge); not allowed in `identify` traits.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// The caller's own id for the lead; a second lead with the same external id merges too.
+    #[serde(default)]
+    pub external_id: Option<String>,
+    /// Full name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Phone number in E.164 (`+14155550123`); spaces, dashes and parentheses are ignored.
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// Company name.
+    #[serde(default)]
+    pub company: Option<String>,
+    /// Job title (its seniority is scored).
+    #[serde(default)]
+    pub title: Option<String>,
+    /// Number of employees.
+    #[serde(default)]
+    pub company_size: Option<i64>,
+    /// Industry, e.g. `software`.
+    #[serde(default)]
+    pub industry: Option<String>,
+    /// ISO 3166-1 alpha-2 country code, e.g. `DE`.
+    #[serde(default)]
+    pub country: Option<String>,
+    /// IANA time zone, e.g. `Europe/Berlin`.
+    #[serde(default)]
+    pub timezone: Option<String>,
+    /// Where the lead came from, e.g. `demo_request`, `webinar`, `organic`.
+    #[serde(default)]
+    pub source: Option<String>,
+    /// UTM parameters of the visit that produced the lead.
+    #[serde(default)]
+    pub utm: Option<Utm>,
+    /// Consent flags per channel.
+    #[serde(default)]
+    pub consent: Option<ConsentFlags>,
+    /// Custom attributes (a JSON object up to 8 KiB).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub attributes: Option<BTreeMap<String, serde_json::Value>>,
+}
+
+/// UTM parameters.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Utm {
+    /// `utm_source`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// `utm_medium`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub medium: Option<String>,
+    /// `utm_campaign`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign: Option<String>,
+    /// `utm_term`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub term: Option<String>,
+    /// `utm_content`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+}
+
+/// Consent flags given with the lead.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentFlags {
+    /// Email marketing allowed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<bool>,
+    /// SMS allowed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms: Option<bool>,
+    /// Phone calls allowed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<bool>,
+    /// The person opted out of all marketing (disqualifies the lead).
+    #[serde(default)]
+    pub opt_out: bool,
+}
+
+/// A lead that passed validation, normalised.
+#[derive(Debug, Clone)]
+pub struct NewLead {
+    /// Normalised email.
+    pub email: Email,
+    /// Everything else.
+    pub fields: LeadFields,
+}
+
+/// The optional fields of a lead, normalised; also what `identify` traits update.
+#[derive(Debug, Clone, Default)]
+pub struct LeadFields {
+    /// External id.
+    pub external_id: Option<String>,
+    /// Name.
+    pub name: Option<String>,
+    /// Normalised phone.
+    pub phone: Option<PhoneE164>,
+    /// Company.
+    pub company: Option<String>,
+    /// Title.
+    pub title: Option<String>,
+    /// Employees.
+    pub company_size: Option<i32>,
+    /// Industry (lower-case).
+    pub industry: Option<String>,
+    /// Country (upper-case alpha-2).
+    pub country: Option<String>,
+    /// IANA time zone.
+    pub timezone: Option<String>,
+    /// Source (lower-case).
+    pub source: Option<String>,
+    /// UTM parameters.
+    pub utm: Utm,
+    /// Consent flags.
+    pub consent: ConsentFlags,
+    /// Custom attributes.
+    pub attributes: BTreeMap<String, serde_json::Value>,
+}
+
+impl LeadInput {
+    /// Validates and normalises a lead to create or merge; errors carry JSON
+    /// Pointers under `prefix`.
+    pub fn validate_into(mut self, prefix: &str) -> Result<NewLead, Vec<FieldError>> {
+        let email = match self.email.take() {
+            Some(raw) => Email::parse(&raw)
+                .map_err(|e| FieldError::new(format!("{prefix}/email"), e.to_string())),
+            None => Err(FieldError::new(format!("{prefix}/email"), "is required")),
+        };
+        match (email, self.validate_fields(prefix)) {
+            (Ok(email), Ok(fields)) => Ok(NewLead { email, fields }),
+            (email, fields) => {
+                let mut errors: Vec<FieldError> = email.err().into_iter().collect();
+                errors.extend(fields.err().unwrap_or_default());
+                Err(errors)
+            }
+        }
+    }
+
+    /// Validates `identify` traits: every field but `email` (a lead's email
+    /// is its identity; a trait update does not change it).
+    pub fn validate_traits(mut self, prefix: &str) -> Result<LeadFields, Vec<FieldError>> {
+        if self.email.take().is_some() {
+            return Err(vec![FieldError::new(
+                format!("{prefix}/email"),
+                "cannot be changed by identify",
+            )]);
+        }
+        self.validate_fields(prefix)
+    }
+
+    fn validate_fields(self, prefix: &str) -> Result<LeadFields, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let at = |field: &str| format!("{prefix}/{field}");
+        let phone = match self.phone.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(raw) => PhoneE164::parse(raw)
+                .map_err(|e| errors.push(FieldError::new(at("phone"), e.to_string())))
+                .ok(),
+        };
+        let company_size = match self.company_size {
+            None => None,
+            Some(n) if (0..=10_000_000).contains(&n) => i32::try_from(n).ok(),
+            Some(_) => {
+                errors.push(FieldError::new(
+                    at("company_size"),
+                    "must be between 0 and 10,000,000",
+                ));
+                None
+            }
+        };
+        let country = self
+            .country
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty());
+        if let Some(c) = country {
+            if c.len() != 2 || !c.chars().all(|ch| ch.is_ascii_alphabetic()) {
+                errors.push(FieldError::new(
+                    at("country"),
+                    "must be an ISO 3166-1 alpha-2 code such as DE",
+                ));
+            }
+        }
+        let timezone = self
+            .timezone
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty());
+        if let Some(tz) = timezone {
+            if tz.parse::<chrono_tz::Tz>().is_err() {
+                errors.push(FieldError::new(
+                    at("timezone"),
+                    "must be an IANA time zone such as Europe/Berlin",
+                ));
+            }
+        }
+        for (field, value) in [
+            ("external_id", &self.external_id),
+            ("name", &self.name),
+            ("company", &self.company),
+            ("title", &self.title),
+            ("industry", &self.industry),
+            ("source", &self.source),
+        ] {
+            if value.as_ref().is_some_and(|v| v.chars().count() > MAX_TEXT) {
+                errors.push(FieldError::new(
+                    at(field),
+                    format!("must be at most {MAX_TEXT} characters"),
+                ));
+            }
+        }
+        if self
+            .external_id
+            .as_deref()
+            .is_some_and(|v| v.trim().is_empty())
+        {
+            errors.push(FieldError::new(at("external_id"), "must not be empty"));
+        }
+        let attributes = self.attributes.unwrap_or_default();
+        if serde_json::to_vec(&attributes).map_or(0, |v| v.len()) > MAX_ATTRIBUTES_BYTES {
+            errors.push(FieldError::new(
+                at("attributes"),
+                "must be at most 8 KiB of JSON",
+            ));
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let clean = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+        Ok(LeadFields {
+            external_id: clean(self.external_id),
+            name: clean(self.name),
+            phone,
+            company: clean(self.company),
+            title: clean(self.title),
+            company_size,
+            industry: clean(self.industry).map(|s| s.to_lowercase()),
+            country: country.map(str::to_ascii_uppercase),
+            timezone: timezone.map(str::to_owned),
+            source: clean(self.source).map(|s| s.to_lowercase()),
+            utm: self.utm.unwrap_or_default(),
+            consent: self.consent.unwrap_or_default(),
+            attributes,
+        })
+    }
+}

@@ -1,0 +1,36 @@
+//! The `lead.triaged.v1` event (schema: `suite_domain` and docs/events.md).
+
+use suite_bus::CloudEvent;
+use uuid::Uuid;
+
+use crate::store::view::LeadView;
+
+/// CloudEvents `source` of every event this service emits.
+pub const SOURCE: &str = "/lead-triage";
+
+/// The event announcing `lead`'s current triage: (category, lead id, event).
+pub fn triaged_event(
+    lead: &LeadView,
+    workspace: Uuid,
+    previous: Option<&str>,
+) -> (String, Uuid, CloudEvent) {
+    let data = serde_json::json!({
+        "lead_id": lead.id,
+        "workspace_id": workspace,
+        "score": lead.score,
+        "category": lead.category,
+        "previous_category": previous,
+        "breakdown": lead.breakdown.0,
+        "model_version": lead.model_version,
+        "correlation_id": lead.correlation_id,
+        "triaged_at": lead.updated_at,
+    });
+    let event = CloudEvent::new(
+        suite_domain::events::CE_TYPE_LEAD_TRIAGED,
+        SOURCE,
+        Some(lead.id.to_string()),
+        data,
+    )
+    .with_correlation_id(lead.correlation_id.clone());
+    (lead.category.clone(), lead.id, event)
+}

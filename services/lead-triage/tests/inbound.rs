@@ -1,0 +1,135 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+//! leads.inbound in all three forms, and a poison record that is dead-lettered without stalling.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+async fn wait_for_lead(t: &Triage, email: &str) -> bool {
+    for _ in 0..200 {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM leads WHERE email = $1")
+            .bind(email)
+            .fetch_one(&t.env.db)
+            .await
+            .unwrap();
+        if n == 1 {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn all_three_forms_become_leads_and_poison_goes_to_the_dlq() {
+    let t = spawn().await;
+    let brokers = t.env.settings.kafka.brokers.clone();
+    let topic = t.env.settings.topic("leads.inbound");
+    let ws = t.workspace.to_string();
+    let key = format!("{ws}:binary@initech.com");
+
+    // 1. Binary mode: ce_* headers, the lead as the body, workspace as an extension.
+    let body = serde_json::to_vec(&hot_lead("binary@initech.com")).unwrap();
+    suite_testkit::kafka::produce(
+        &brokers,
+        &topic,
+        Some(&key),
+        &body,
+        &[
+            ("ce_id", "evt-1"),
+            ("ce_source", "/crm"),
+            ("ce_type", "lead.submitted.v1"),
+            ("ce_specversion", "1.0"),
+            ("ce_time", "2026-01-01T00:00:00Z"),
+            ("content-type", "application/json"),
+            ("ce_workspaceid", &ws),
+            ("ce_correlationid", "crm-77"),
+        ],
+    )
+    .await
+    .unwrap();
+
+    // 2. A poison record in the same partition (same key): not JSON.
+    suite_testkit::kafka::produce(&brokers, &topic, Some(&key), b"{not json", &[])
+        .await
+        .unwrap();
+
+    // 3. Structured mode.
+    let structured = serde_json::json!({"specversion": "1.0", "id": "evt-2", "source": "/forms", "type": "lead.submitted.v1",
+        "datacontenttype": "application/json",
+        "data": {"workspace_id": ws, "email": "structured@initech.com", "title": "Director of IT"}});
+    suite_testkit::kafka::produce(
+        &brokers,
+        &topic,
+        Some(&key),
+        &serde_json::to_vec(&structured).unwrap(),
+        &[("content-type", "application/cloudevents+json")],
+    )
+    .await
+    .unwrap();
+
+    // 4. Plain JSON, no headers.
+    let plain =
+        serde_json::json!({"workspace_id": ws, "email": "plain@initech.com", "source": "webinar"});
+    suite_testkit::kafka::produce(
+        &brokers,
+        &topic,
+        Some(&key),
+        &serde_json::to_vec(&plain).unwrap(),
+        &[],
+    )
+    .await
+    .unwrap();
+
+    // 5. Valid JSON that is not a valid lead.
+    let invalid = serde_json::json!({"workspace_id": ws, "email": "nope"});
+    suite_testkit::kafka::produce(
+        &brokers,
+        &topic,
+        Some(&key),
+        &serde_json::to_vec(&invalid).unwrap(),
+        &[],
+    )
+    .await
+    .unwrap();
+
+    for email in [
+        "binary@initech.com",
+        "structured@initech.com",
+        "plain@initech.com",
+    ] {
+        assert!(wait_for_lead(&t, email).await, "{email} became a lead");
+    }
+    let correlation: String =
+        sqlx::query_scalar("SELECT correlation_id FROM leads WHERE email = 'binary@initech.com'")
+            .fetch_one(&t.env.db)
+            .await
+            .unwrap();
+    assert_eq!(correlation, "crm-77");
+
+    let dlq = suite_testkit::kafka::read_topic(
+        &brokers,
+        &format!("{topic}.dlq"),
+        2,
+        Duration::from_secs(30),
+        Duration::from_millis(500),
+    )
+    .await
+    .unwrap();
+    assert_eq!(dlq.len(), 2, "{dlq:?}");
+    assert_eq!(dlq[0].payload, b"{not json");
+    assert_eq!(dlq[0].header("dlq_original_topic"), Some(topic.as_str()));
+    assert_eq!(dlq[0].header("dlq_error_class"), Some("invalid_lead"));
+    assert!(dlq[1]
+        .header("dlq_error_message")
+        .unwrap()
+        .contains("/email"));
+    assert_eq!(t.lead_count().await, 3);
+    let dead: i64 = sqlx::query_scalar("SELECT count(*) FROM dead_letters")
+        .fetch_one(&t.env.db)
+        .await
+        .unwrap();
+    assert_eq!(dead, 2);
+}
