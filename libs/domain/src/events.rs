@@ -8,13 +8,22 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{Category, CorrelationId, EmailHash, FactorScore, LeadId, Score, WorkspaceId};
+use uuid::Uuid;
+
+use crate::{
+    CampaignId, CampaignStatus, Category, Channel, CorrelationId, EmailHash, FactorScore,
+    InteractionId, InteractionKind, LeadId, Score, VariantId, WorkspaceId,
+};
 
 #[cfg(test)]
 mod tests;
 
 /// `ce_type` of [`LeadTriagedV1`].
 pub const CE_TYPE_LEAD_TRIAGED: &str = "lead.triaged.v1";
+/// `ce_type` of [`InteractionV1`].
+pub const CE_TYPE_INTERACTION: &str = "engagement.interaction.v1";
+/// `ce_type` of [`CampaignAllocationV1`].
+pub const CE_TYPE_CAMPAIGN_ALLOCATION: &str = "campaign.allocation.v1";
 
 /// A lead was scored and categorised: published by lead-triage on
 /// `leads.{category}`, keyed by lead id, when a lead is created and again
@@ -79,5 +88,121 @@ impl LeadTriagedV1 {
     /// The Kafka key and CloudEvents subject: the lead id.
     pub fn key(&self) -> String {
         self.lead_id.to_string()
+    }
+}
+
+/// Something happened to a send or a lead: published by engagement on
+/// `engagement.interactions`, keyed by campaign id (by lead id when the
+/// interaction belongs to no campaign), for every send (`sent`) and every
+/// provider callback or user action accepted by `POST /v1/interactions`.
+///
+/// The CloudEvents id is `interaction_id`, so a consumer dedupes
+/// redeliveries by it.
+///
+/// ```json
+/// {
+///   "interaction_id": "0190c6d0-…", "workspace_id": "0190c6c0-…",
+///   "lead_id": "0190c6c1-…", "campaign_id": "0190c6c2-…",
+///   "variant_id": "0190c6c3-…", "send_id": "0190c6c4-…",
+///   "channel": "email", "kind": "clicked",
+///   "occurred_at": "2025-06-01T12:00:00Z", "correlation_id": "req-8f2…",
+///   "provider_event_id": "evt_123"
+/// }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InteractionV1 {
+    /// Unique per interaction; also the CloudEvents id.
+    pub interaction_id: InteractionId,
+    /// The lead's workspace.
+    pub workspace_id: WorkspaceId,
+    /// The lead.
+    pub lead_id: LeadId,
+    /// The campaign of the send, when the interaction belongs to one.
+    #[serde(default)]
+    pub campaign_id: Option<CampaignId>,
+    /// The variant of the send, when the interaction belongs to one.
+    #[serde(default)]
+    pub variant_id: Option<VariantId>,
+    /// The send (communication) the interaction is about, when known.
+    #[serde(default)]
+    pub send_id: Option<Uuid>,
+    /// The channel of the send.
+    pub channel: Channel,
+    /// What happened.
+    pub kind: InteractionKind,
+    /// When it happened (the provider's time for callbacks).
+    pub occurred_at: DateTime<Utc>,
+    /// Follows the lead through all three agents.
+    pub correlation_id: CorrelationId,
+    /// The provider's own event id, for callbacks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_event_id: Option<String>,
+}
+
+impl InteractionV1 {
+    /// The CloudEvents type, [`CE_TYPE_INTERACTION`].
+    pub const CE_TYPE: &'static str = CE_TYPE_INTERACTION;
+
+    /// The Kafka key: the campaign id, or the lead id without a campaign.
+    pub fn key(&self) -> String {
+        match self.campaign_id {
+            Some(campaign) => campaign.to_string(),
+            None => self.lead_id.to_string(),
+        }
+    }
+}
+
+/// One variant's share of a campaign's traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct AllocationShare {
+    /// The variant.
+    pub variant_id: VariantId,
+    /// Its share of new sends, in 0–1; the shares of a campaign sum to 1.
+    pub share: f64,
+}
+
+/// The traffic allocation of a campaign: published by
+/// campaign-optimization on `campaigns.allocations` (compacted), keyed by
+/// campaign id, when the allocation or the campaign's status changes and
+/// at least every few seconds while interactions flow.
+///
+/// Consumers keep the event with the highest `sequence` per campaign and
+/// ignore older ones (a compacted topic may redeliver). A campaign whose
+/// `status` is not `active` gets no new sends.
+///
+/// ```json
+/// {
+///   "campaign_id": "0190c6c2-…", "workspace_id": "0190c6c0-…",
+///   "status": "active", "sequence": 42,
+///   "shares": [{"variant_id": "0190c6c3-…", "share": 0.83},
+///              {"variant_id": "0190c6c5-…", "share": 0.17}],
+///   "reason": "changed", "computed_at": "2025-06-01T12:00:00Z"
+/// }
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CampaignAllocationV1 {
+    /// The campaign; also the Kafka key and the CloudEvents subject.
+    pub campaign_id: CampaignId,
+    /// The campaign's workspace.
+    pub workspace_id: WorkspaceId,
+    /// The campaign's status when the allocation was computed.
+    pub status: CampaignStatus,
+    /// Increases with every allocation of the campaign.
+    pub sequence: i64,
+    /// Per-variant shares.
+    pub shares: Vec<AllocationShare>,
+    /// Why it was published (`changed`, `heartbeat`, `budget_exhausted`, `status`).
+    pub reason: String,
+    /// When it was computed.
+    pub computed_at: DateTime<Utc>,
+}
+
+impl CampaignAllocationV1 {
+    /// The CloudEvents type, [`CE_TYPE_CAMPAIGN_ALLOCATION`].
+    pub const CE_TYPE: &'static str = CE_TYPE_CAMPAIGN_ALLOCATION;
+
+    /// The Kafka key and CloudEvents subject: the campaign id.
+    pub fn key(&self) -> String {
+        self.campaign_id.to_string()
     }
 }

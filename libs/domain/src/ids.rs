@@ -82,6 +82,19 @@ uuid_id!(
     /// The id of a workspace (tenant).
     WorkspaceId
 );
+uuid_id!(
+    /// The id of a campaign; the Kafka key of interactions and allocations.
+    CampaignId
+);
+uuid_id!(
+    /// The id of a campaign variant.
+    VariantId
+);
+uuid_id!(
+    /// The id of one interaction (a send or an outcome); the CloudEvents id
+    /// of its `engagement.interaction.v1` event.
+    InteractionId
+);
 
 /// Longest correlation id accepted, in bytes.
 pub const MAX_CORRELATION_ID_LEN: usize = 128;

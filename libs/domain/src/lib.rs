@@ -6,7 +6,9 @@
 //! I/O.
 
 pub mod breakdown;
+pub mod campaign;
 pub mod category;
+pub mod channel;
 pub mod email;
 pub mod email_hash;
 pub mod events;
@@ -17,10 +19,18 @@ pub mod score;
 pub mod topics;
 
 pub use breakdown::{Factor, FactorScore};
+pub use campaign::{CampaignStatus, InteractionKind, Objective, UnknownValue};
 pub use category::{Category, CategoryError};
+pub use channel::{Channel, ChannelError};
 pub use email::{Email, EmailError};
 pub use email_hash::{EmailHash, EmailHashError, EmailHashKey};
-pub use events::{LeadTriagedV1, CE_TYPE_LEAD_TRIAGED};
-pub use ids::{CorrelationId, CorrelationIdError, IdError, LeadId, WorkspaceId};
+pub use events::{
+    AllocationShare, CampaignAllocationV1, InteractionV1, LeadTriagedV1,
+    CE_TYPE_CAMPAIGN_ALLOCATION, CE_TYPE_INTERACTION, CE_TYPE_LEAD_TRIAGED,
+};
+pub use ids::{
+    CampaignId, CorrelationId, CorrelationIdError, IdError, InteractionId, LeadId, VariantId,
+    WorkspaceId,
+};
 pub use phone::{PhoneE164, PhoneError};
 pub use score::{Score, ScoreError};

@@ -142,3 +142,85 @@ proptest! {
         prop_assert_eq!(back, event);
     }
 }
+
+fn interaction() -> InteractionV1 {
+    InteractionV1 {
+        interaction_id: InteractionId::from_uuid(Uuid::from_u128(10)),
+        workspace_id: WorkspaceId::from_uuid(Uuid::from_u128(2)),
+        lead_id: LeadId::from_uuid(Uuid::from_u128(1)),
+        campaign_id: Some(CampaignId::from_uuid(Uuid::from_u128(3))),
+        variant_id: Some(VariantId::from_uuid(Uuid::from_u128(4))),
+        send_id: Some(Uuid::from_u128(5)),
+        channel: Channel::Email,
+        kind: InteractionKind::Clicked,
+        occurred_at: Utc.with_ymd_and_hms(2025, 6, 1, 12, 0, 0).unwrap(),
+        correlation_id: CorrelationId::parse("req-1").unwrap(),
+        provider_event_id: Some("evt_1".into()),
+    }
+}
+
+#[test]
+fn interactions_round_trip_and_are_keyed_by_campaign() {
+    let event = interaction();
+    let json = serde_json::to_value(&event).unwrap();
+    assert_eq!(json["kind"], "clicked");
+    assert_eq!(json["channel"], "email");
+    assert_eq!(json["campaign_id"], "00000000-0000-0000-0000-000000000003");
+    assert_eq!(json["occurred_at"], "2025-06-01T12:00:00Z");
+    assert_eq!(
+        serde_json::from_value::<InteractionV1>(json).unwrap(),
+        event
+    );
+    assert_eq!(event.key(), "00000000-0000-0000-0000-000000000003");
+    let mut orphan = interaction();
+    orphan.campaign_id = None;
+    assert_eq!(orphan.key(), "00000000-0000-0000-0000-000000000001");
+    assert_eq!(InteractionV1::CE_TYPE, "engagement.interaction.v1");
+}
+
+#[test]
+fn interactions_without_optional_fields_parse() {
+    let json = serde_json::json!({
+        "interaction_id": "00000000-0000-0000-0000-00000000000a",
+        "workspace_id": "00000000-0000-0000-0000-000000000002",
+        "lead_id": "00000000-0000-0000-0000-000000000001",
+        "channel": "sms", "kind": "unsubscribed",
+        "occurred_at": "2025-06-01T12:00:00Z", "correlation_id": "c", "extra": 1
+    });
+    let event: InteractionV1 = serde_json::from_value(json).unwrap();
+    assert_eq!(event.campaign_id, None);
+    assert_eq!(event.kind, InteractionKind::Unsubscribed);
+    let bad = serde_json::json!({"interaction_id": "x"});
+    assert!(serde_json::from_value::<InteractionV1>(bad).is_err());
+}
+
+#[test]
+fn allocations_round_trip() {
+    let event = CampaignAllocationV1 {
+        campaign_id: CampaignId::from_uuid(Uuid::from_u128(3)),
+        workspace_id: WorkspaceId::from_uuid(Uuid::from_u128(2)),
+        status: CampaignStatus::Active,
+        sequence: 42,
+        shares: vec![
+            AllocationShare {
+                variant_id: VariantId::from_uuid(Uuid::from_u128(4)),
+                share: 0.75,
+            },
+            AllocationShare {
+                variant_id: VariantId::from_uuid(Uuid::from_u128(5)),
+                share: 0.25,
+            },
+        ],
+        reason: "changed".into(),
+        computed_at: Utc.with_ymd_and_hms(2025, 6, 1, 12, 0, 0).unwrap(),
+    };
+    let json = serde_json::to_value(&event).unwrap();
+    assert_eq!(json["status"], "active");
+    assert_eq!(json["shares"][0]["share"], 0.75);
+    assert_eq!(
+        serde_json::from_value::<CampaignAllocationV1>(json).unwrap(),
+        event
+    );
+    assert_eq!(event.key(), "00000000-0000-0000-0000-000000000003");
+    assert_eq!(CampaignAllocationV1::CE_TYPE, "campaign.allocation.v1");
+}

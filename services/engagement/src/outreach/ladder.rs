@@ -7,11 +7,10 @@
 //! consent, no address, a permanent provider failure) the sequence falls
 //! back to the next step on another channel ([`fallback_after`]).
 
-use std::fmt;
-
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use suite_domain::Category;
+pub use suite_domain::Channel;
 use thiserror::Error;
 
 #[cfg(test)]
@@ -24,38 +23,6 @@ pub const MAX_DELAY_SECS: u64 = 90 * 24 * 3600;
 
 const HOUR: u64 = 3600;
 const DAY: u64 = 24 * HOUR;
-
-/// An outreach channel. Serialised in lower case (`"sms"`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Channel {
-    /// A phone call (through a voice gateway).
-    Phone,
-    /// A text message.
-    Sms,
-    /// An email.
-    Email,
-}
-
-impl Channel {
-    /// Every channel.
-    pub const ALL: [Channel; 3] = [Channel::Phone, Channel::Sms, Channel::Email];
-
-    /// The lower-case name, as serialised (also used in Redis keys and metric labels).
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Channel::Phone => "phone",
-            Channel::Sms => "sms",
-            Channel::Email => "email",
-        }
-    }
-}
-
-impl fmt::Display for Channel {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// One step of a ladder as a campaign defines it.
 ///
