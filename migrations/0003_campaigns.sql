@@ -22,6 +22,10 @@ CREATE TABLE campaigns (
                         CHECK (min_share >= 0 AND min_share <= 1),
     -- sends per variant before the allocation adapts (uniform until then)
     warmup_sends        integer NOT NULL DEFAULT 0 CHECK (warmup_sends >= 0),
+    -- how far spend may run ahead of the linear daily pace, in basis
+    -- points of the daily budget (10000: no pacing, only the daily cap)
+    pacing_burst_bps    integer NOT NULL DEFAULT 1000
+                        CHECK (pacing_burst_bps >= 0 AND pacing_burst_bps <= 10000),
     -- the best variant's posterior mean; kept for the seeds' index
     performance_score   double precision NOT NULL DEFAULT 0,
     version             integer NOT NULL DEFAULT 1,
@@ -53,6 +57,10 @@ CREATE TABLE campaign_allocations (
     campaign_id  uuid PRIMARY KEY REFERENCES campaigns (id) ON DELETE CASCADE,
     workspace_id uuid NOT NULL,
     sequence     bigint NOT NULL,
+    -- the campaign status the allocation announced ('active' or 'paused'
+    -- while pacing holds sends back although the campaign is active)
+    status       text NOT NULL DEFAULT 'active'
+                 CHECK (status IN ('active', 'paused', 'archived')),
     -- [{"variant_id": "...", "share": 0.5}, ...]
     shares       jsonb NOT NULL,
     reason       text NOT NULL,

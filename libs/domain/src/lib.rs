@@ -16,6 +16,7 @@ pub mod ids;
 pub mod phone;
 pub mod redact;
 pub mod score;
+pub mod templates;
 pub mod topics;
 
 pub use breakdown::{Factor, FactorScore};

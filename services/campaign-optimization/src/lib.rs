@@ -1,10 +1,25 @@
-//! Campaign-optimization agent: aggregates outcomes and allocates traffic.
+//! Campaign-optimization agent: owns campaigns, aggregates outcomes and
+//! allocates traffic (DESIGN §6).
 //!
 //! The binary is thin: [`run`] is the whole service, so tests can start it
-//! on port 0 against an isolated environment.
+//! on port 0 against an isolated environment. Parts:
+//!
+//! - [`api`]: campaigns CRUD and lifecycle, performance and allocation reports;
+//! - [`consumer`]: counts `engagement.interactions` exactly once and enforces budgets;
+//! - [`optimizer`]: recomputes and publishes allocations, refreshes the summary;
+//! - [`allocation`]: the I/O-free decision core (posteriors, Thompson sampling, pacing).
 
 pub mod allocation;
-use axum::Router;
+pub mod api;
+pub mod campaign;
+pub mod consumer;
+pub mod error;
+pub mod events;
+pub mod metric_names;
+pub mod optimizer;
+pub mod state;
+pub mod store;
+
 use suite_app::Platform;
 use suite_config::Settings;
 use tokio::net::TcpListener;
@@ -22,6 +37,16 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let platform = Platform::connect(settings, shutdown).await?;
-    let api = Router::new();
-    suite_app::serve(platform, listener, api, Router::new()).await
+    metric_names::describe();
+    let state = state::AppState::new(platform.clone());
+    platform.spawn_consumer(
+        "engagement.interactions",
+        &[suite_domain::topics::ENGAGEMENT_INTERACTIONS],
+        consumer::InteractionHandler::new(state.clone()),
+    );
+    let allocator = state.clone();
+    platform.spawn(move |stop| optimizer::run_allocator(allocator, stop));
+    let refresher = state.clone();
+    platform.spawn(move |stop| optimizer::summary::run_refresher(refresher, stop));
+    suite_app::serve(platform, listener, api::router(state), api::docs_router()).await
 }

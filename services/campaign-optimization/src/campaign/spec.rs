@@ -1,0 +1,163 @@
+//! Wire types of campaign definitions.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use suite_domain::{Category, Channel, Objective};
+use utoipa::ToSchema;
+
+/// One step of a campaign's channel ladder; `delay_secs` counts from the
+/// start of the lead's sequence (not from the previous step).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LadderStep {
+    /// `phone`, `sms` or `email`.
+    #[schema(value_type = String, example = "email")]
+    pub channel: Channel,
+    /// Seconds from the start of the sequence until the step is due (0 to 90 days).
+    #[serde(default)]
+    pub delay_secs: u64,
+}
+
+/// An email: subject and body templates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmailContent {
+    /// Subject line (minijinja template over the lead's fields).
+    pub subject: String,
+    /// Plain-text body (minijinja template over the lead's fields).
+    pub body: String,
+}
+
+/// An SMS text or a voice script.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TextContent {
+    /// Body (minijinja template over the lead's fields).
+    pub body: String,
+}
+
+/// A variant's message per channel; every channel of the ladder needs one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VariantContent {
+    /// Email content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<EmailContent>,
+    /// SMS content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms: Option<TextContent>,
+    /// Voice script.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<TextContent>,
+}
+
+impl VariantContent {
+    /// Whether there is content for `channel`.
+    pub fn has(&self, channel: Channel) -> bool {
+        match channel {
+            Channel::Email => self.email.is_some(),
+            Channel::Sms => self.sms.is_some(),
+            Channel::Phone => self.phone.is_some(),
+        }
+    }
+
+    /// Every template with its JSON Pointer below the content object.
+    pub fn templates(&self) -> Vec<(String, &str)> {
+        let mut out = Vec::new();
+        if let Some(email) = &self.email {
+            out.push(("email/subject".to_owned(), email.subject.as_str()));
+            out.push(("email/body".to_owned(), email.body.as_str()));
+        }
+        if let Some(sms) = &self.sms {
+            out.push(("sms/body".to_owned(), sms.body.as_str()));
+        }
+        if let Some(phone) = &self.phone {
+            out.push(("phone/body".to_owned(), phone.body.as_str()));
+        }
+        out
+    }
+}
+
+/// A variant as created.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VariantInput {
+    /// Unique within the campaign, 1–100 characters.
+    pub name: String,
+    /// Message per channel.
+    pub content: VariantContent,
+}
+
+/// Cost of one send per channel, in micros (≥ 0); every ladder channel needs one.
+pub type ChannelCosts = BTreeMap<Channel, i64>;
+
+/// Body of `POST /v1/campaigns`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCampaign {
+    /// 1–200 characters.
+    pub name: String,
+    /// Lead categories the campaign targets: `hot`, `warm`, `nurture` (1–3, no repeats).
+    #[schema(value_type = Vec<String>, example = json!(["hot", "warm"]))]
+    pub target_categories: Vec<Category>,
+    /// The channel ladder (1–20 steps, delays non-decreasing).
+    pub ladder: Vec<LadderStep>,
+    /// `click`, `reply` or `conversion`.
+    #[schema(value_type = String, example = "conversion")]
+    pub objective: Objective,
+    /// Daily budget in micros of the workspace currency (≥ 0).
+    pub daily_budget_micros: i64,
+    /// Cost of one send per channel in micros: `{"email": 1000, "sms": 20000}`.
+    #[schema(value_type = BTreeMap<String, i64>)]
+    pub channel_costs: ChannelCosts,
+    /// Minimum traffic share per variant in [0, 1]; `min_share × variants ≤ 1` (default 0).
+    #[serde(default)]
+    pub min_share: f64,
+    /// Sends per variant before the allocation adapts (default 0, at most 1,000,000).
+    #[serde(default)]
+    pub warmup_sends: i64,
+    /// How far spend may run ahead of the linear daily pace, in basis points of the budget (0–10,000, default 1,000).
+    #[serde(default = "default_burst")]
+    pub pacing_burst_bps: i64,
+    /// 1–10 variants.
+    pub variants: Vec<VariantInput>,
+}
+
+fn default_burst() -> i64 {
+    1_000
+}
+
+/// Body of `PATCH /v1/campaigns/{id}`: the fields to change. Variants
+/// cannot be added or removed (their counts would lose their meaning);
+/// their content can be replaced by variant name.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CampaignPatch {
+    /// New name.
+    pub name: Option<String>,
+    /// New target categories.
+    #[schema(value_type = Option<Vec<String>>)]
+    pub target_categories: Option<Vec<Category>>,
+    /// New ladder (every variant must have content for its channels).
+    pub ladder: Option<Vec<LadderStep>>,
+    /// New objective.
+    #[schema(value_type = Option<String>)]
+    pub objective: Option<Objective>,
+    /// New daily budget.
+    pub daily_budget_micros: Option<i64>,
+    /// New channel costs (replace the old ones).
+    #[schema(value_type = Option<BTreeMap<String, i64>>)]
+    pub channel_costs: Option<ChannelCosts>,
+    /// New minimum share.
+    pub min_share: Option<f64>,
+    /// New warm-up size.
+    pub warmup_sends: Option<i64>,
+    /// New burst allowance.
+    pub pacing_burst_bps: Option<i64>,
+    /// New content per variant name (variants not named keep theirs).
+    #[schema(value_type = Option<BTreeMap<String, VariantContent>>)]
+    pub variant_content: Option<BTreeMap<String, VariantContent>>,
+    /// Only apply when the campaign is still at this version (else 409).
+    pub expected_version: Option<i32>,
+}

@@ -1,0 +1,273 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! The engagement.interactions consumer against the real stack: exactly-once
+//! counts under redelivery, allocations published on campaigns.allocations,
+//! the performance report, and budget exhaustion.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::{json, Value};
+use suite_domain::{CampaignAllocationV1, CampaignStatus, InteractionKind, InteractionV1};
+use uuid::Uuid;
+
+const TOPICS: [&str; 3] = [
+    "engagement.interactions",
+    "engagement.interactions.dlq",
+    "campaigns.allocations",
+];
+
+/// (sends, clicked, converted, opened, spend) of a variant.
+async fn counts(svc: &Service, variant: Uuid) -> (i64, i64, i64, i64, i64) {
+    sqlx::query_as(
+        "SELECT sends, clicked, converted, opened, spend_micros FROM campaign_variant_stats WHERE variant_id = $1",
+    )
+    .bind(variant)
+    .fetch_one(&svc.env.db)
+    .await
+    .unwrap()
+}
+
+/// Produces a sentinel `opened` interaction after everything else (same
+/// key, so the same partition, handled in order) and waits until it is counted.
+async fn drain(svc: &Service, campaign: Uuid, variant: Uuid) {
+    let before = counts(svc, variant).await.3;
+    let sentinel = interaction(
+        svc.workspace,
+        campaign,
+        variant,
+        Uuid::now_v7(),
+        InteractionKind::Opened,
+    );
+    svc.produce(&sentinel).await;
+    svc.eventually(90, "sentinel counted", || async {
+        (counts(svc, variant).await.3 > before).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn redelivered_interactions_count_once_and_allocations_follow_the_data() {
+    let svc = spawn(&TOPICS).await;
+    let created = svc.create(&campaign_body("Exactly once")).await;
+    let campaign = id_of(&created);
+    let variants = variant_ids(&created);
+    let (a, b) = (variants[0], variants[1]);
+
+    // A: 30 sends, 3 conversions. B: 30 sends, 15 conversions.
+    let mut events: Vec<InteractionV1> = Vec::new();
+    for (variant, converting) in [(a, 3), (b, 15)] {
+        for i in 0..30 {
+            let send = Uuid::now_v7();
+            events.push(interaction(
+                svc.workspace,
+                campaign,
+                variant,
+                send,
+                InteractionKind::Sent,
+            ));
+            if i < converting {
+                events.push(interaction(
+                    svc.workspace,
+                    campaign,
+                    variant,
+                    send,
+                    InteractionKind::Converted,
+                ));
+            }
+        }
+    }
+    for e in &events {
+        svc.produce(e).await;
+    }
+    // Redeliveries: one event twice more, then the whole batch again.
+    svc.produce(&events[0]).await;
+    svc.produce(&events[1]).await;
+    for e in &events {
+        svc.produce(e).await;
+    }
+    // A second conversion of an already converted send is not a second success.
+    let repeat_of = events
+        .iter()
+        .find(|e| {
+            e.kind == InteractionKind::Converted && e.variant_id.map(|v| *v.as_uuid()) == Some(b)
+        })
+        .unwrap();
+    let mut again = repeat_of.clone();
+    again.interaction_id = suite_domain::InteractionId::new();
+    svc.produce(&again).await;
+    drain(&svc, campaign, b).await;
+
+    assert_eq!(counts(&svc, a).await, (30, 0, 3, 0, 30 * 1000));
+    assert_eq!(counts(&svc, b).await, (30, 0, 15, 1, 30 * 1000));
+    let daily: (i64, i64) = sqlx::query_as(
+        "SELECT spend_micros, sends FROM campaign_daily_spend WHERE campaign_id = $1",
+    )
+    .bind(campaign)
+    .fetch_one(&svc.env.db)
+    .await
+    .unwrap();
+    assert_eq!(daily, (60 * 1000, 60));
+    let processed: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM processed_events WHERE consumer = 'campaign-optimization.interactions'",
+    )
+    .fetch_one(&svc.env.db)
+    .await
+    .unwrap();
+    // Every distinct interaction once: the events, the repeat and the sentinel.
+    assert_eq!(processed, events.len() as i64 + 2);
+
+    // The performance report matches what was consumed (once the summary refreshed).
+    let path = format!("/v1/campaigns/{campaign}/performance");
+    let report: Value = svc
+        .eventually(30, "performance shows the counts", || async {
+            let r = svc.get_json(&path).await;
+            (r["totals"]["sends"] == 60 && r["totals"]["outcomes"] == 18).then_some(r)
+        })
+        .await;
+    let va = &report["variants"][0];
+    let vb = &report["variants"][1];
+    assert_eq!(
+        (va["sends"].as_i64(), va["outcomes"].as_i64()),
+        (Some(30), Some(3))
+    );
+    assert_eq!(
+        (vb["sends"].as_i64(), vb["outcomes"].as_i64()),
+        (Some(30), Some(15))
+    );
+    assert!((va["rate"].as_f64().unwrap() - 0.1).abs() < 1e-12);
+    assert!((vb["rate"].as_f64().unwrap() - 0.5).abs() < 1e-12);
+    assert!((vb["posterior_mean"].as_f64().unwrap() - 16.0 / 32.0).abs() < 1e-12);
+    let (lo, hi) = (
+        vb["credible_interval_95"]["lower"].as_f64().unwrap(),
+        vb["credible_interval_95"]["upper"].as_f64().unwrap(),
+    );
+    assert!(lo < 0.5 && 0.5 < hi && hi - lo < 0.4, "{lo}..{hi}");
+    assert_eq!(va["spend_micros"], 30_000);
+    assert_eq!(report["totals"]["spend_micros"], 60_000);
+    assert_eq!(report["totals"]["spend_today_micros"], 60_000);
+    let (pa, pb) = (
+        va["prob_best"].as_f64().unwrap(),
+        vb["prob_best"].as_f64().unwrap(),
+    );
+    assert!(pb > 0.99 && (pa + pb - 1.0).abs() < 1e-9, "{pa} {pb}");
+    // Seeded Monte Carlo: the report's numbers are reproducible from the counts.
+    let seed: u64 = report["prob_best_seed"].as_str().unwrap().parse().unwrap();
+    let stats = [
+        campaign_optimization::allocation::VariantStats::new(30, 3).unwrap(),
+        campaign_optimization::allocation::VariantStats::new(30, 15).unwrap(),
+    ];
+    let again = campaign_optimization::allocation::prob_best(&stats, 10_000, seed);
+    assert_eq!(again, vec![pa, pb]);
+
+    // Allocations went out on campaigns.allocations, typed, in sequence, and B leads.
+    let latest: CampaignAllocationV1 = svc
+        .eventually(30, "an allocation favouring B", || async {
+            let records = svc.allocations(2).await;
+            let mut all: Vec<CampaignAllocationV1> = records
+                .iter()
+                .map(|r| serde_json::from_slice(&r.payload).unwrap())
+                .collect();
+            all.sort_by_key(|e| e.sequence);
+            let last = all.last().cloned()?;
+            (last.sequence >= 2 && last.shares[1].share > 0.9).then_some(last)
+        })
+        .await;
+    assert_eq!(*latest.campaign_id.as_uuid(), campaign);
+    assert_eq!(latest.status, CampaignStatus::Active);
+    let sum: f64 = latest.shares.iter().map(|s| s.share).sum();
+    assert!((sum - 1.0).abs() < 1e-9);
+    assert!(latest.shares.iter().all(|s| s.share >= 0.05 - 1e-12));
+    assert_eq!(*latest.shares[1].variant_id.as_uuid(), b);
+    // The API's allocation is the latest published one.
+    let api = svc
+        .get_json(&format!("/v1/campaigns/{campaign}/allocation"))
+        .await;
+    assert!(api["sequence"].as_i64().unwrap() >= latest.sequence);
+}
+
+#[tokio::test]
+async fn spending_the_daily_budget_pauses_the_campaign() {
+    let svc = spawn(&TOPICS).await;
+    let mut body = campaign_body("Small budget");
+    // Five email sends at 10,000 fit a 50,000 budget; the next would not.
+    body["daily_budget_micros"] = json!(50_000);
+    body["channel_costs"] = json!({"email": 10_000, "sms": 20_000});
+    let created = svc.create(&body).await;
+    let campaign = id_of(&created);
+    let a = variant_ids(&created)[0];
+
+    for _ in 0..4 {
+        svc.produce(&interaction(
+            svc.workspace,
+            campaign,
+            a,
+            Uuid::now_v7(),
+            InteractionKind::Sent,
+        ))
+        .await;
+    }
+    drain(&svc, campaign, a).await;
+    let status: (String, Option<String>) =
+        sqlx::query_as("SELECT status, pause_reason FROM campaigns WHERE id = $1")
+            .bind(campaign)
+            .fetch_one(&svc.env.db)
+            .await
+            .unwrap();
+    assert_eq!(
+        status,
+        ("active".into(), None),
+        "40,000 of 50,000 spent: still active"
+    );
+
+    svc.produce(&interaction(
+        svc.workspace,
+        campaign,
+        a,
+        Uuid::now_v7(),
+        InteractionKind::Sent,
+    ))
+    .await;
+    let read: Value = svc
+        .eventually(60, "paused for budget", || async {
+            let c = svc.get_json(&format!("/v1/campaigns/{campaign}")).await;
+            (c["status"] == "paused").then_some(c)
+        })
+        .await;
+    assert_eq!(read["pause_reason"], "budget");
+
+    // Engagement learns it from campaigns.allocations.
+    let paused: CampaignAllocationV1 = svc
+        .eventually(30, "a paused allocation", || async {
+            svc.allocations(2)
+                .await
+                .iter()
+                .map(|r| serde_json::from_slice::<CampaignAllocationV1>(&r.payload).unwrap())
+                .find(|e| e.status == CampaignStatus::Paused)
+        })
+        .await;
+    assert_eq!(paused.reason, "budget_exhausted");
+    assert_eq!(*paused.campaign_id.as_uuid(), campaign);
+
+    // Resuming while the day's budget is spent is refused; raising the
+    // budget lets the optimizer resume it.
+    let r = svc
+        .post(&format!("/v1/campaigns/{campaign}/resume"), &json!({}))
+        .await;
+    assert_eq!(r.status(), 409);
+    let r = svc
+        .send(
+            "PATCH",
+            &format!("/v1/campaigns/{campaign}"),
+            Some(&json!({"daily_budget_micros": 1_000_000})),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    svc.eventually(30, "resumed after the budget was raised", || async {
+        let c = svc.get_json(&format!("/v1/campaigns/{campaign}")).await;
+        (c["status"] == "active").then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(10)).await;
+}
