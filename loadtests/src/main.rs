@@ -5,34 +5,76 @@
 //!
 //! ```text
 //! loadgen --scenario lead-post --rate 2000 --duration 60 --out results.json
+//! loadgen --scenario mix --profile spike --rate 500 --duration 300 \
+//!         --watch lead-triage=1234 --watch engagement=1235 --out spike.json
+//! loadgen --scenario hello --closed-loop 64 --duration 5     # a ceiling
 //! ```
+//!
+//! A scenario is a weighted mix of request kinds (`--mix`); `mix` is the
+//! seeds' 60/30/10 split over the three services. The JSON result has the
+//! overall and per-kind percentiles, a per-second time series (for the
+//! plots) and the RSS and CPU of every watched process.
 
+mod procs;
+mod profile;
 mod scenarios;
+mod stats;
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::Parser;
-use hdrhistogram::Histogram;
 use serde::Serialize;
-use tokio::sync::{Mutex, Semaphore};
+use tokio::sync::Semaphore;
+
+use crate::profile::Profile;
+use crate::scenarios::{Fixtures, Kind, Mix, Urls, SEEDS_MIX};
+use crate::stats::{Outcome, Stats, Summary};
 
 /// Command line.
 #[derive(Parser, Debug, Clone)]
 #[command(about = "Fixed-arrival-rate HTTP load generator")]
 pub struct Args {
-    /// Scenario: lead-post, lead-batch, lead-get.
+    /// Scenario: `mix` (the seeds' 60/30/10 mix) or one request kind:
+    /// lead-post, lead-batch, lead-get, interaction, context, performance, hello.
     #[arg(long)]
     pub scenario: String,
-    /// Base URL of the service.
+    /// Weighted request kinds, e.g. `lead-post=35,context=15` (default: the
+    /// scenario's kind, or the seeds' mix for `mix`).
+    #[arg(long)]
+    pub mix: Option<String>,
+    /// Rate profile: steady, or spike (base → `--spike-factor`× within `--ramp-secs`, then back).
+    #[arg(long, default_value = "steady")]
+    pub profile: String,
+    /// Peak rate of a spike as a multiple of `--rate`.
+    #[arg(long, default_value_t = 10.0)]
+    pub spike_factor: f64,
+    /// Seconds of a spike's ramp (shortened to a quarter of short runs).
+    #[arg(long, default_value_t = 60.0)]
+    pub ramp_secs: f64,
+    /// Base URL of lead-triage.
     #[arg(long, env = "TRIAGE_URL", default_value = "http://127.0.0.1:8081")]
     pub url: String,
+    /// Base URL of engagement.
+    #[arg(long, env = "ENGAGEMENT_URL", default_value = "http://127.0.0.1:8082")]
+    pub engagement_url: String,
+    /// Base URL of campaign-optimization.
+    #[arg(
+        long,
+        env = "OPTIMIZATION_URL",
+        default_value = "http://127.0.0.1:8083"
+    )]
+    pub optimization_url: String,
+    /// Base URL of the hello-world reference server.
+    #[arg(long, env = "HELLO_URL", default_value = "http://127.0.0.1:8090")]
+    pub hello_url: String,
     /// API key.
-    #[arg(long, env = "DEMO_API_KEY")]
+    #[arg(long, env = "DEMO_API_KEY", default_value = "", hide_env_values = true)]
     pub key: String,
-    /// Requests per second.
-    #[arg(long)]
+    /// Requests per second (the base rate of a spike).
+    #[arg(long, default_value_t = 50)]
     pub rate: u64,
     /// Seconds to run.
     #[arg(long, default_value_t = 60)]
@@ -40,9 +82,28 @@ pub struct Args {
     /// Requests in flight at most; a request that cannot start on time counts as an error.
     #[arg(long, default_value_t = 4096)]
     pub max_in_flight: usize,
+    /// Instead of a fixed rate, N workers sending back to back (only for
+    /// reference ceilings: a closed loop hides queueing delay).
+    #[arg(long)]
+    pub closed_loop: Option<usize>,
     /// Seed of the payload generator.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Leads per `lead-batch` request.
+    #[arg(long, default_value_t = 100)]
+    pub batch_size: u64,
+    /// Fixture leads created for lead reads, callbacks and context reads.
+    #[arg(long, default_value_t = 200)]
+    pub fixture_leads: u64,
+    /// Use this campaign instead of creating one.
+    #[arg(long)]
+    pub campaign_id: Option<String>,
+    /// JSON body for `POST /v1/campaigns` (default: a built-in two-variant campaign).
+    #[arg(long)]
+    pub campaign_body: Option<std::path::PathBuf>,
+    /// Sample this process's RSS and CPU during the run: NAME=PID (repeatable).
+    #[arg(long = "watch", value_parser = procs::parse_watched)]
+    pub watch: Vec<procs::Watched>,
     /// Write the JSON result here.
     #[arg(long)]
     pub out: Option<std::path::PathBuf>,
@@ -51,99 +112,187 @@ pub struct Args {
 #[derive(Serialize)]
 struct Report {
     scenario: String,
+    mode: &'static str,
+    profile: Profile,
+    mix: BTreeMap<String, f64>,
+    batch_size: u64,
     target_rate: u64,
-    achieved_rate: f64,
+    peak_rate: f64,
     duration_s: f64,
-    requests: u64,
-    errors: u64,
-    status: std::collections::BTreeMap<u16, u64>,
-    latency_ms: Percentiles,
+    started_at: String,
+    command: String,
+    fixtures: Fixtures,
+    #[serde(flatten)]
+    summary: Summary,
+    services: BTreeMap<String, procs::Usage>,
 }
 
-#[derive(Serialize)]
-struct Percentiles {
-    p50: f64,
-    p95: f64,
-    p99: f64,
-    max: f64,
+type Shared = Arc<Mutex<Stats>>;
+
+fn record(stats: &Shared, kind: Kind, sched_s: usize, done_s: usize, micros: u64, o: Outcome) {
+    stats
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .record(kind, sched_s, done_s, micros, o);
 }
 
-#[derive(Default)]
-struct Tally {
-    status: std::collections::BTreeMap<u16, u64>,
-    errors: u64,
+fn outcome(r: &Result<reqwest::Response, reqwest::Error>) -> Outcome {
+    match r {
+        Ok(resp) => Outcome::Status(resp.status().as_u16()),
+        Err(_) => Outcome::Transport,
+    }
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let scenario = scenarios::build(&args).await?;
+    let mix = match (&args.mix, args.scenario.as_str()) {
+        (Some(m), _) => Mix::parse(m)?,
+        (None, "mix") => Mix::parse(SEEDS_MIX)?,
+        (None, name) => Mix::parse(name)
+            .with_context(|| format!("unknown scenario {name:?} (mix or a request kind)"))?,
+    };
+    let profile = match args.profile.as_str() {
+        "steady" => Profile::Steady {
+            rate: args.rate as f64,
+        },
+        "spike" => Profile::spike(
+            args.rate as f64,
+            args.spike_factor,
+            args.ramp_secs,
+            args.duration,
+        ),
+        other => anyhow::bail!("unknown profile {other:?} (steady, spike)"),
+    };
+    anyhow::ensure!(args.duration > 0, "--duration must be positive");
+    let urls = Urls {
+        triage: args.url.clone(),
+        engagement: args.engagement_url.clone(),
+        optimization: args.optimization_url.clone(),
+        hello: args.hello_url.clone(),
+    };
+    let (scenario, fixtures) = scenarios::build(&args, &mix, urls).await?;
+    let scenario = Arc::new(scenario);
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.max_in_flight)
         .timeout(Duration::from_secs(30))
         .build()?;
-    let hist = Arc::new(Mutex::new(Histogram::<u64>::new_with_bounds(
-        1, 60_000_000, 3,
-    )?));
-    let tally = Arc::new(Mutex::new(Tally::default()));
-    let slots = Arc::new(Semaphore::new(args.max_in_flight));
-    let total = args.rate * args.duration;
-    let interval = Duration::from_secs_f64(1.0 / args.rate as f64);
+    let stats: Shared = Arc::new(Mutex::new(Stats::new()));
+    let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let start = Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    for i in 0..total {
-        let scheduled = start + interval.mul_f64(i as f64);
-        tokio::time::sleep_until(scheduled.into()).await;
-        let Ok(permit) = slots.clone().try_acquire_owned() else {
-            tally.lock().await.errors += 1;
-            continue;
-        };
-        let request = scenario.request(&client, i);
-        let (hist, tally) = (hist.clone(), tally.clone());
-        tasks.spawn(async move {
-            let outcome = request.send().await;
-            let micros = u64::try_from(scheduled.elapsed().as_micros()).unwrap_or(u64::MAX);
-            drop(permit);
-            let mut t = tally.lock().await;
-            match outcome {
-                Ok(resp) => {
-                    let status = resp.status().as_u16();
-                    *t.status.entry(status).or_default() += 1;
-                    if status >= 400 {
-                        t.errors += 1;
-                    }
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
+    let sampler = tokio::spawn(procs::sample(args.watch.clone(), start, stop_rx));
+    let sec = move |t: Instant| t.saturating_duration_since(start).as_secs() as usize;
+
+    let mode = if let Some(workers) = args.closed_loop {
+        let deadline = start + Duration::from_secs(args.duration);
+        let mut tasks = tokio::task::JoinSet::new();
+        for w in 0..workers {
+            let (client, scenario, stats) = (client.clone(), scenario.clone(), stats.clone());
+            let mut picker = mix.picker(args.seed.wrapping_add(w as u64))?;
+            tasks.spawn(async move {
+                let mut j = 0u64;
+                while Instant::now() < deadline {
+                    let kind = picker.next_kind();
+                    let i = (w as u64) << 40 | j;
+                    j += 1;
+                    let sent = Instant::now();
+                    let r = scenario.request(&client, kind, i).send().await;
+                    let micros = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX);
+                    record(
+                        &stats,
+                        kind,
+                        sec(sent),
+                        sec(Instant::now()),
+                        micros,
+                        outcome(&r),
+                    );
                 }
-                Err(_) => t.errors += 1,
-            }
-            drop(t);
-            let _ = hist.lock().await.record(micros.max(1));
-        });
-        while tasks.try_join_next().is_some() {}
-    }
-    while tasks.join_next().await.is_some() {}
+            });
+        }
+        while tasks.join_next().await.is_some() {}
+        "closed-loop"
+    } else {
+        let slots = Arc::new(Semaphore::new(args.max_in_flight));
+        let mut picker = mix.picker(args.seed)?;
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, offset) in profile.schedule(args.duration).into_iter().enumerate() {
+            let i = i as u64;
+            let scheduled = start + Duration::from_secs_f64(offset);
+            tokio::time::sleep_until(scheduled.into()).await;
+            let kind = picker.next_kind();
+            let Ok(permit) = slots.clone().try_acquire_owned() else {
+                record(
+                    &stats,
+                    kind,
+                    sec(scheduled),
+                    sec(Instant::now()),
+                    0,
+                    Outcome::NotStarted,
+                );
+                continue;
+            };
+            let request = scenario.request(&client, kind, i);
+            let stats = stats.clone();
+            tasks.spawn(async move {
+                let r = request.send().await;
+                let micros = u64::try_from(scheduled.elapsed().as_micros()).unwrap_or(u64::MAX);
+                drop(permit);
+                record(
+                    &stats,
+                    kind,
+                    sec(scheduled),
+                    sec(Instant::now()),
+                    micros,
+                    outcome(&r),
+                );
+            });
+            while tasks.try_join_next().is_some() {}
+        }
+        while tasks.join_next().await.is_some() {}
+        "open"
+    };
     let elapsed = start.elapsed().as_secs_f64();
-    let hist = hist.lock().await;
-    let tally = tally.lock().await;
-    let ms = |q: f64| hist.value_at_quantile(q) as f64 / 1000.0;
+    let _ = stop_tx.send(());
+    let services = sampler.await.context("resource sampler")?;
+    let summary = stats
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .summary(elapsed, |t| profile.rate_at(t, args.duration));
     let report = Report {
         scenario: args.scenario.clone(),
+        mode,
+        profile,
+        mix: mix.percentages(),
+        batch_size: args.batch_size,
         target_rate: args.rate,
-        achieved_rate: hist.len() as f64 / elapsed,
+        peak_rate: profile.peak_rate(),
         duration_s: elapsed,
-        requests: hist.len(),
-        errors: tally.errors,
-        status: tally.status.clone(),
-        latency_ms: Percentiles {
-            p50: ms(0.50),
-            p95: ms(0.95),
-            p99: ms(0.99),
-            max: hist.max() as f64 / 1000.0,
-        },
+        started_at,
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+        fixtures,
+        summary,
+        services,
     };
     let json = serde_json::to_string_pretty(&report)?;
-    println!("{json}");
     if let Some(out) = &args.out {
         std::fs::write(out, &json).with_context(|| format!("write {}", out.display()))?;
+        let l = report.summary.latency_ms;
+        println!(
+            "{} {}: {} requests, {:.0}/s, p50 {:.1} p95 {:.1} p99 {:.1} max {:.1} ms, {} errors -> {}",
+            report.scenario,
+            report.mode,
+            report.summary.requests,
+            report.summary.achieved_rate,
+            l.p50,
+            l.p95,
+            l.p99,
+            l.max,
+            report.summary.errors,
+            out.display()
+        );
+    } else {
+        println!("{json}");
     }
     Ok(())
 }
