@@ -271,3 +271,159 @@ async fn spending_the_daily_budget_pauses_the_campaign() {
     .await;
     tokio::time::sleep(Duration::from_millis(10)).await;
 }
+
+#[tokio::test]
+async fn spend_ahead_of_the_daily_pace_holds_sends_back_until_it_is_on_pace() {
+    let svc = spawn(&TOPICS).await;
+    let mut body = campaign_body("Paced");
+    // One send costs half the day's budget and no burst is allowed: after
+    // one send, another would run ahead of the linear pace at any time of
+    // day but the last millisecond, while the budget itself is not spent.
+    body["daily_budget_micros"] = json!(1_000_000_000);
+    body["channel_costs"] = json!({"email": 500_000_000, "sms": 500_000_000});
+    body["pacing_burst_bps"] = json!(0);
+    let created = svc.create(&body).await;
+    let campaign = id_of(&created);
+    let a = variant_ids(&created)[0];
+
+    svc.produce(&interaction(
+        svc.workspace,
+        campaign,
+        a,
+        Uuid::now_v7(),
+        InteractionKind::Sent,
+    ))
+    .await;
+    let held: CampaignAllocationV1 = svc
+        .eventually(60, "a pacing hold", || async {
+            svc.allocations(2)
+                .await
+                .iter()
+                .map(|r| serde_json::from_slice::<CampaignAllocationV1>(&r.payload).unwrap())
+                .find(|e| e.reason == "pacing_hold")
+        })
+        .await;
+    assert_eq!(held.status, CampaignStatus::Paused);
+    // The campaign itself stays active: only its sends are held back.
+    let c = svc.get_json(&format!("/v1/campaigns/{campaign}")).await;
+    assert_eq!(
+        (c["status"].as_str(), c["pause_reason"].as_str()),
+        (Some("active"), None)
+    );
+    let hold: bool = sqlx::query_scalar(
+        "SELECT pacing_hold FROM campaign_optimizer_state WHERE campaign_id = $1",
+    )
+    .bind(campaign)
+    .fetch_one(&svc.env.db)
+    .await
+    .unwrap();
+    assert!(hold);
+
+    // Allowing the whole budget as burst puts spend back on pace: the
+    // optimizer releases the hold and announces the campaign active again.
+    let r = svc
+        .send(
+            "PATCH",
+            &format!("/v1/campaigns/{campaign}"),
+            Some(&json!({"pacing_burst_bps": 10000})),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let released: CampaignAllocationV1 = svc
+        .eventually(60, "the hold released", || async {
+            svc.allocations(3)
+                .await
+                .iter()
+                .map(|r| serde_json::from_slice::<CampaignAllocationV1>(&r.payload).unwrap())
+                .find(|e| e.reason == "pacing_released")
+        })
+        .await;
+    assert_eq!(released.status, CampaignStatus::Active);
+    assert!(released.sequence > held.sequence);
+}
+
+#[tokio::test]
+async fn poison_interactions_are_dead_lettered_and_do_not_stall_the_partition() {
+    let svc = spawn(&TOPICS).await;
+    let created = svc.create(&campaign_body("Poison")).await;
+    let campaign = id_of(&created);
+    let a = variant_ids(&created)[0];
+    let topic = svc.env.settings.topic("engagement.interactions");
+    let key = campaign.to_string();
+
+    // Not a CloudEvent; a CloudEvent whose data is not an interaction; an
+    // interaction for a campaign of no workspace's; a variant of another campaign.
+    suite_testkit::kafka::produce(
+        &svc.env.settings.kafka.brokers,
+        &topic,
+        Some(&key),
+        b"{not json",
+        &[],
+    )
+    .await
+    .unwrap();
+    let wrong = suite_bus::CloudEvent::new(
+        InteractionV1::CE_TYPE,
+        "/engagement",
+        None,
+        json!({"kind": "clicked"}),
+    );
+    svc.producer
+        .publish_event(&topic, Some(key.as_bytes()), &wrong)
+        .await
+        .unwrap();
+    let unknown_campaign = interaction(
+        svc.workspace,
+        Uuid::now_v7(),
+        a,
+        Uuid::now_v7(),
+        InteractionKind::Sent,
+    );
+    svc.produce(&unknown_campaign).await;
+    let foreign_variant = interaction(
+        svc.workspace,
+        campaign,
+        Uuid::now_v7(),
+        Uuid::now_v7(),
+        InteractionKind::Sent,
+    );
+    svc.produce(&foreign_variant).await;
+    // A valid interaction after them is still counted.
+    drain(&svc, campaign, a).await;
+    assert_eq!(
+        counts(&svc, a).await.0,
+        0,
+        "nothing but the sentinel counted"
+    );
+
+    let dlq = read_dlq(&svc, 4).await;
+    let mut classes: Vec<&str> = dlq
+        .iter()
+        .filter_map(|r| r.header("dlq_error_class"))
+        .collect();
+    classes.sort_unstable();
+    assert_eq!(
+        classes,
+        [
+            "invalid_event",
+            "invalid_interaction",
+            "unknown_campaign",
+            "unknown_variant"
+        ]
+    );
+    for r in &dlq {
+        assert_eq!(r.header("dlq_original_topic"), Some(topic.as_str()));
+    }
+}
+
+async fn read_dlq(svc: &Service, expect: usize) -> Vec<suite_testkit::kafka::Consumed> {
+    suite_testkit::kafka::read_topic(
+        &svc.env.settings.kafka.brokers,
+        &svc.env.settings.topic("engagement.interactions.dlq"),
+        expect,
+        Duration::from_secs(60),
+        Duration::from_secs(1),
+    )
+    .await
+    .unwrap()
+}
