@@ -42,7 +42,7 @@ pub async fn run(
     platform.spawn_consumer(
         "engagement.interactions",
         &[suite_domain::topics::ENGAGEMENT_INTERACTIONS],
-        consumer::InteractionHandler::new(state.clone()),
+        consumer::InteractionHandler::new(consumer::Batcher::start(state.clone())),
     );
     let allocator = state.clone();
     platform.spawn(move |stop| optimizer::run_allocator(allocator, stop));

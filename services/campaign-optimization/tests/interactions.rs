@@ -427,3 +427,59 @@ async fn read_dlq(svc: &Service, expect: usize) -> Vec<suite_testkit::kafka::Con
     .await
     .unwrap()
 }
+
+#[tokio::test]
+async fn interactions_of_many_campaigns_are_counted_once_in_batches() {
+    let svc = spawn(&TOPICS).await;
+    let mut campaigns = Vec::new();
+    for i in 0..6 {
+        let created = svc.create(&campaign_body(&format!("Batch {i}"))).await;
+        campaigns.push((id_of(&created), variant_ids(&created)[0]));
+    }
+    // 25 sends per campaign, interleaved across campaigns (different keys
+    // are handled concurrently), each produced twice.
+    let mut events = Vec::new();
+    for _ in 0..25 {
+        for (campaign, variant) in &campaigns {
+            events.push(interaction(
+                svc.workspace,
+                *campaign,
+                *variant,
+                Uuid::now_v7(),
+                InteractionKind::Sent,
+            ));
+        }
+    }
+    let sends = events.iter().chain(events.iter()).map(|e| svc.produce(e));
+    futures::future::join_all(sends).await;
+    for (campaign, variant) in &campaigns {
+        drain(&svc, *campaign, *variant).await;
+        assert_eq!(counts(&svc, *variant).await.0, 25, "campaign {campaign}");
+    }
+    // Group commit happened: some transaction counted more than one interaction.
+    let metrics = svc
+        .http
+        .get(svc.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let value = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0)
+    };
+    let (sum, count) = (
+        value("campaign_interaction_batch_size_sum"),
+        value("campaign_interaction_batch_size_count"),
+    );
+    assert!(
+        count > 0.0 && sum > count,
+        "batches: {count}, interactions: {sum}"
+    );
+}

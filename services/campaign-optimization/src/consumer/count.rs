@@ -1,16 +1,9 @@
-//! The `engagement.interactions` consumer: counts every interaction of a
-//! campaign's variant exactly once, adds the spend of sends to the day's
-//! spend, and pauses a campaign whose day's budget is spent (or holds it
-//! back while spend runs ahead of the daily pace).
-//!
-//! Exactly-once effects: the interaction id (the CloudEvents id) is
-//! recorded in `processed_events` in the transaction that changes the
-//! counters, so a redelivered event changes nothing. Shares are not
-//! recomputed per interaction: the optimizer revisits campaigns with new
-//! interactions in batches ([`crate::optimizer`]).
+//! Counting one interaction inside the batch's transaction, and the
+//! budget rule that runs after each send.
 
 use chrono::Utc;
-use suite_bus::{Handler, HandlerError, Record};
+use sqlx::PgConnection;
+use suite_bus::HandlerError;
 use suite_domain::{CampaignStatus, InteractionKind, InteractionV1};
 
 use crate::error::Error;
@@ -19,21 +12,6 @@ use crate::state::AppState;
 use crate::store::allocations::{self, reason};
 use crate::store::campaigns::{self, CampaignView};
 use crate::store::counters::{self, Count, Counted};
-
-/// Consumer name in `processed_events`.
-pub const CONSUMER: &str = "campaign-optimization.interactions";
-
-/// Handles `engagement.interactions` records.
-pub struct InteractionHandler {
-    state: AppState,
-}
-
-impl InteractionHandler {
-    /// A handler writing through `state`.
-    pub fn new(state: AppState) -> Self {
-        Self { state }
-    }
-}
 
 /// What handling one interaction did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,57 +31,11 @@ fn invalid(class: &str, message: impl std::fmt::Display) -> HandlerError {
     HandlerError::permanent(class, message)
 }
 
-/// Decodes a record into an interaction.
-pub fn decode(record: &Record) -> Result<InteractionV1, HandlerError> {
-    let event = record
-        .cloud_event()
-        .map_err(|e| invalid("invalid_event", e))?;
-    if event.type_ != InteractionV1::CE_TYPE {
-        return Err(invalid(
-            "unexpected_type",
-            format!("expected {}, got {}", InteractionV1::CE_TYPE, event.type_),
-        ));
-    }
-    let interaction: InteractionV1 = event
-        .data_as()
-        .map_err(|e| invalid("invalid_interaction", e))?;
-    if event.id != interaction.interaction_id.to_string() {
-        return Err(invalid(
-            "invalid_interaction",
-            "the CloudEvents id must be the interaction_id",
-        ));
-    }
-    Ok(interaction)
-}
-
-impl Handler for InteractionHandler {
-    async fn handle(&self, record: &Record) -> Result<(), HandlerError> {
-        let interaction = decode(record)?;
-        let outcome = process(&self.state, &interaction).await?;
-        metrics::counter!(crate::metric_names::INTERACTIONS, "outcome" => match outcome {
-            Outcome::Counted { .. } => "counted",
-            Outcome::Duplicate => "duplicate",
-            Outcome::Ignored => "ignored",
-        })
-        .increment(1);
-        if let (
-            Outcome::Counted {
-                status_changed: true,
-            },
-            Some(campaign),
-        ) = (outcome, interaction.campaign_id)
-        {
-            self.state
-                .invalidate(*interaction.workspace_id.as_uuid(), *campaign.as_uuid())
-                .await;
-        }
-        Ok(())
-    }
-}
-
-/// Counts `interaction` exactly once (see the module docs).
-pub async fn process(
+/// Counts `interaction` exactly once in `conn`'s transaction (see the
+/// module docs of [`super`]); nothing is committed here.
+pub async fn count_in(
     state: &AppState,
+    conn: &mut PgConnection,
     interaction: &InteractionV1,
 ) -> Result<Outcome, HandlerError> {
     let (Some(campaign_id), Some(variant_id)) = (interaction.campaign_id, interaction.variant_id)
@@ -112,12 +44,11 @@ pub async fn process(
     };
     let workspace = *interaction.workspace_id.as_uuid();
     let campaign_id = *campaign_id.as_uuid();
-    let mut tx = state.platform.db.primary().begin().await?;
     let event_id = interaction.interaction_id.to_string();
-    if !suite_bus::processed::first_time(&mut tx, CONSUMER, &event_id).await? {
+    if !suite_bus::processed::first_time(conn, super::CONSUMER, &event_id).await? {
         return Ok(Outcome::Duplicate);
     }
-    let Some(campaign) = campaigns::get(&mut tx, workspace, campaign_id, true).await? else {
+    let Some(campaign) = campaigns::get(conn, workspace, campaign_id, true).await? else {
         return Err(invalid(
             "unknown_campaign",
             format!("no campaign {campaign_id} in workspace {workspace}"),
@@ -136,12 +67,9 @@ pub async fn process(
         },
         day: interaction.occurred_at.date_naive(),
     };
-    match counters::apply(&mut tx, &count).await? {
+    match counters::apply(conn, &count).await? {
         Counted::Counted => {}
-        Counted::RepeatedOutcome => {
-            tx.commit().await?;
-            return Ok(Outcome::Duplicate);
-        }
+        Counted::RepeatedOutcome => return Ok(Outcome::Duplicate),
         Counted::UnknownVariant => {
             return Err(invalid(
                 "unknown_variant",
@@ -150,13 +78,12 @@ pub async fn process(
         }
     }
     let status_changed = if sent && campaign.status == CampaignStatus::Active {
-        enforce_budget(state, &mut tx, &campaign)
+        enforce_budget(state, conn, &campaign)
             .await
             .map_err(HandlerError::from)?
     } else {
         false
     };
-    tx.commit().await?;
     Ok(Outcome::Counted { status_changed })
 }
 
@@ -165,7 +92,7 @@ pub async fn process(
 /// Returns whether anything changed. The caller holds the campaign's lock.
 async fn enforce_budget(
     state: &AppState,
-    conn: &mut sqlx::PgConnection,
+    conn: &mut PgConnection,
     campaign: &CampaignView,
 ) -> Result<bool, Error> {
     let now = Utc::now();
@@ -205,7 +132,7 @@ async fn enforce_budget(
 /// Publishes the campaign's freshly computed shares with `status`.
 pub async fn publish_current(
     state: &AppState,
-    conn: &mut sqlx::PgConnection,
+    conn: &mut PgConnection,
     campaign: &CampaignView,
     status: CampaignStatus,
     why: &str,
