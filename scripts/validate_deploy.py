@@ -31,7 +31,7 @@ import yaml
 
 AGENTS = {"lead-triage": "/triage", "engagement": "/engagement",
           "campaign-optimization": "/optimization"}
-SECRET_KEYS = {"SUITE__DATABASE__URL", "SUITE__DATABASE__REPLICA_URLS", "SUITE__REDIS__NODES"}
+SECRET_KEYS = {"SUITE__DATABASE__URL", "SUITE__DATABASE__REPLICA_URLS", "SUITE__REDIS__NODES", "SUITE__ENGAGEMENT__SMTP_PASSWORD"}
 SET_BY_BINARY = {"SUITE__SERVICE"}
 SKIPPED_GROUPS = {"kafka.strimzi.io": "Strimzi", "postgresql.cnpg.io": "CloudNativePG"}
 

@@ -10,8 +10,8 @@ pub mod settings;
 mod validate;
 
 pub use settings::{
-    CacheSettings, ConsumerSettings, DatabaseSettings, HttpSettings, KafkaSettings, OutboxSettings,
-    RateLimitSettings, RedisSettings, Settings, TelemetrySettings,
+    CacheSettings, ConsumerSettings, DatabaseSettings, EngagementSettings, HttpSettings,
+    KafkaSettings, OutboxSettings, RateLimitSettings, RedisSettings, Settings, TelemetrySettings,
 };
 pub use validate::ConfigError;
 

@@ -39,6 +39,9 @@ pub struct Settings {
     /// Logs, traces and metrics.
     #[serde(default)]
     pub telemetry: TelemetrySettings,
+    /// Engagement service: providers, quiet hours, caps, retries, breaker, scheduler.
+    #[serde(default)]
+    pub engagement: EngagementSettings,
 }
 
 /// HTTP server settings.
@@ -284,6 +287,110 @@ impl Default for TelemetrySettings {
             log_format: "json".into(),
             otlp_endpoint: String::new(),
             trace_sample_ratio: 1.0,
+        }
+    }
+}
+
+/// Engagement service settings (outreach providers and the send path).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngagementSettings {
+    /// Provider of email steps: `log` (render and record only), `smtp` or `webhook`.
+    pub email_provider: String,
+    /// Provider of SMS steps: `log` or `webhook`.
+    pub sms_provider: String,
+    /// Provider of phone steps: `log` or `webhook`.
+    pub phone_provider: String,
+    /// SMTP server host name.
+    pub smtp_host: String,
+    /// SMTP server port.
+    pub smtp_port: u16,
+    /// SMTP transport security: `none` (plain, local relays only), `starttls` or `tls`.
+    pub smtp_tls: String,
+    /// SMTP user name; empty means no authentication.
+    pub smtp_username: String,
+    /// SMTP password.
+    #[serde(serialize_with = "redact")]
+    pub smtp_password: SecretString,
+    /// Sender address of outreach email.
+    pub smtp_from: String,
+    /// Timeout of one SMTP delivery, in milliseconds.
+    pub smtp_timeout_ms: u64,
+    /// URL the webhook provider POSTs messages to (an SMS/voice gateway).
+    pub webhook_url: String,
+    /// Timeout of one webhook call, in milliseconds.
+    pub webhook_timeout_ms: u64,
+    /// Start of quiet hours in the recipient's local time (`HH:MM`); equal to the end means none.
+    pub quiet_start: String,
+    /// End of quiet hours in the recipient's local time (`HH:MM`).
+    pub quiet_end: String,
+    /// Saturdays and Sundays are quiet all day.
+    pub quiet_weekends: bool,
+    /// IANA time zone of recipients with neither a time zone nor a known country.
+    pub default_timezone: String,
+    /// Sends per lead and channel per UTC day, across all campaigns.
+    pub cap_per_day: u32,
+    /// Sends per lead and channel per ISO week (UTC), across all campaigns.
+    pub cap_per_week: u32,
+    /// Retries of a transiently failing provider call.
+    pub retry_max: u32,
+    /// First retry delay of a provider call (doubles per retry, full jitter), in milliseconds.
+    pub retry_base_ms: u64,
+    /// Longest wait before one provider retry, in milliseconds.
+    pub retry_max_delay_ms: u64,
+    /// Share of failed provider calls (0–1) in the window at which a breaker opens.
+    pub breaker_failure_rate: f64,
+    /// Fewest provider calls in the window before a breaker may open.
+    pub breaker_min_calls: u32,
+    /// Sliding window of a provider breaker, in seconds.
+    pub breaker_window_secs: u64,
+    /// How long an open breaker refuses calls before half-opening, in seconds.
+    pub breaker_open_secs: u64,
+    /// Probe calls let through by a half-open breaker; all must succeed to close it.
+    pub breaker_probes: u32,
+    /// How often the scheduler looks for due steps when idle, in milliseconds.
+    pub scheduler_poll_ms: u64,
+    /// Steps one scheduler claims per round.
+    pub scheduler_batch: i64,
+    /// Steps sent at once per process.
+    pub scheduler_concurrency: usize,
+    /// How long a claimed step stays claimed before another instance may take it over, in seconds.
+    pub scheduler_lease_secs: u64,
+}
+
+impl Default for EngagementSettings {
+    fn default() -> Self {
+        Self {
+            email_provider: "log".into(),
+            sms_provider: "log".into(),
+            phone_provider: "log".into(),
+            smtp_host: "127.0.0.1".into(),
+            smtp_port: 25,
+            smtp_tls: "starttls".into(),
+            smtp_username: String::new(),
+            smtp_password: SecretString::from(""),
+            smtp_from: "outreach@suite.local".into(),
+            smtp_timeout_ms: 10_000,
+            webhook_url: String::new(),
+            webhook_timeout_ms: 5_000,
+            quiet_start: "21:00".into(),
+            quiet_end: "08:00".into(),
+            quiet_weekends: false,
+            default_timezone: "UTC".into(),
+            cap_per_day: 3,
+            cap_per_week: 10,
+            retry_max: 3,
+            retry_base_ms: 500,
+            retry_max_delay_ms: 30_000,
+            breaker_failure_rate: 0.5,
+            breaker_min_calls: 10,
+            breaker_window_secs: 60,
+            breaker_open_secs: 30,
+            breaker_probes: 3,
+            scheduler_poll_ms: 250,
+            scheduler_batch: 32,
+            scheduler_concurrency: 16,
+            scheduler_lease_secs: 300,
         }
     }
 }

@@ -123,3 +123,45 @@ fn flatten_lists_every_key_with_secrets_redacted() {
         Ok(())
     });
 }
+
+#[test]
+fn engagement_settings_are_validated_naming_the_key() {
+    let error_for = |key: &'static str, value: &'static str| {
+        let mut message = String::new();
+        Jail::expect_with(|jail| {
+            jail.set_env(key, value);
+            message = load("engagement", 8082).expect_err("invalid").to_string();
+            Ok(())
+        });
+        message
+    };
+    let e = error_for("SUITE__ENGAGEMENT__EMAIL_PROVIDER", "carrier-pigeon");
+    assert!(e.contains("SUITE__ENGAGEMENT__EMAIL_PROVIDER"), "{e}");
+    let e = error_for("SUITE__ENGAGEMENT__SMS_PROVIDER", "webhook");
+    assert!(
+        e.contains("SUITE__ENGAGEMENT__WEBHOOK_URL"),
+        "webhook needs a URL: {e}"
+    );
+    let e = error_for("SUITE__ENGAGEMENT__QUIET_START", "25:00");
+    assert!(e.contains("SUITE__ENGAGEMENT__QUIET_START"), "{e}");
+    let e = error_for("SUITE__ENGAGEMENT__DEFAULT_TIMEZONE", "Mars/Olympus");
+    assert!(e.contains("SUITE__ENGAGEMENT__DEFAULT_TIMEZONE"), "{e}");
+    let e = error_for("SUITE__ENGAGEMENT__SMTP_PASSWORD_TYPO", "x");
+    assert!(e.contains("unknown setting"), "{e}");
+    Jail::expect_with(|jail| {
+        jail.set_env("SUITE__ENGAGEMENT__SMS_PROVIDER", "webhook");
+        jail.set_env(
+            "SUITE__ENGAGEMENT__WEBHOOK_URL",
+            "http://gateway.local/send",
+        );
+        jail.set_env("SUITE__ENGAGEMENT__SMTP_PASSWORD", "hunter2");
+        let s = load("engagement", 8082).expect("valid");
+        assert_eq!(s.engagement.sms_provider, "webhook");
+        assert!(
+            !format!("{:?}", s.engagement).contains("hunter2"),
+            "secret never printed"
+        );
+        assert!(s.flatten().iter().all(|(_, v)| v != "hunter2"));
+        Ok(())
+    });
+}

@@ -105,6 +105,7 @@ impl Settings {
                 "must be between 0 and 1",
             ));
         }
+        self.validate_engagement()?;
         if !self.telemetry.otlp_endpoint.is_empty() {
             check_url(
                 "telemetry.otlp_endpoint",
@@ -112,6 +113,93 @@ impl Settings {
                 &["http", "https"],
             )?;
         }
+        Ok(())
+    }
+}
+
+impl Settings {
+    fn validate_engagement(&self) -> Result<(), ConfigError> {
+        let e = &self.engagement;
+        for (path, value, allowed) in [
+            (
+                "engagement.email_provider",
+                &e.email_provider,
+                &["log", "smtp", "webhook"][..],
+            ),
+            (
+                "engagement.sms_provider",
+                &e.sms_provider,
+                &["log", "webhook"][..],
+            ),
+            (
+                "engagement.phone_provider",
+                &e.phone_provider,
+                &["log", "webhook"][..],
+            ),
+            (
+                "engagement.smtp_tls",
+                &e.smtp_tls,
+                &["none", "starttls", "tls"][..],
+            ),
+        ] {
+            if !allowed.contains(&value.as_str()) {
+                return Err(ConfigError::invalid(
+                    path,
+                    format!("must be one of {}", allowed.join(", ")),
+                ));
+            }
+        }
+        let uses = |p: &str| {
+            [&e.email_provider, &e.sms_provider, &e.phone_provider]
+                .iter()
+                .any(|v| *v == p)
+        };
+        if uses("webhook") {
+            check_url("engagement.webhook_url", &e.webhook_url, &["http", "https"])?;
+        }
+        if uses("smtp") && e.smtp_host.trim().is_empty() {
+            return Err(ConfigError::invalid(
+                "engagement.smtp_host",
+                "must not be empty",
+            ));
+        }
+        for (path, value) in [
+            ("engagement.quiet_start", &e.quiet_start),
+            ("engagement.quiet_end", &e.quiet_end),
+        ] {
+            if chrono::NaiveTime::parse_from_str(value, "%H:%M").is_err() {
+                return Err(ConfigError::invalid(path, "must be a local time HH:MM"));
+            }
+        }
+        if e.default_timezone.parse::<chrono_tz::Tz>().is_err() {
+            return Err(ConfigError::invalid(
+                "engagement.default_timezone",
+                "must be an IANA time zone such as Europe/Berlin",
+            ));
+        }
+        if !(0.0..=1.0).contains(&e.breaker_failure_rate) || e.breaker_failure_rate == 0.0 {
+            return Err(ConfigError::invalid(
+                "engagement.breaker_failure_rate",
+                "must be greater than 0 and at most 1",
+            ));
+        }
+        positive("engagement.cap_per_day", e.cap_per_day.into())?;
+        positive("engagement.cap_per_week", e.cap_per_week.into())?;
+        positive("engagement.smtp_timeout_ms", e.smtp_timeout_ms)?;
+        positive("engagement.webhook_timeout_ms", e.webhook_timeout_ms)?;
+        positive("engagement.retry_base_ms", e.retry_base_ms)?;
+        positive("engagement.breaker_window_secs", e.breaker_window_secs)?;
+        positive("engagement.breaker_probes", e.breaker_probes.into())?;
+        positive("engagement.scheduler_poll_ms", e.scheduler_poll_ms)?;
+        positive(
+            "engagement.scheduler_batch",
+            e.scheduler_batch.max(0) as u64,
+        )?;
+        positive(
+            "engagement.scheduler_concurrency",
+            e.scheduler_concurrency as u64,
+        )?;
+        positive("engagement.scheduler_lease_secs", e.scheduler_lease_secs)?;
         Ok(())
     }
 }

@@ -1,19 +1,43 @@
 //! Engagement agent: plans and sends outreach across channels.
 //!
 //! The binary is thin: [`run`] is the whole service, so tests can start it
-//! on port 0 against an isolated environment.
+//! on port 0 against an isolated environment ([`run_with`] also takes the
+//! clock of the send path).
 
-use axum::Router;
+pub mod api;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod intake;
+pub mod memory;
+pub mod outreach;
+pub mod providers;
+pub mod scheduler;
+pub mod send;
+pub mod state;
+pub mod store;
+
+use std::sync::Arc;
+
 use suite_app::Platform;
 use suite_config::Settings;
+use suite_domain::topics;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-pub mod outreach;
+
+use crate::clock::{SharedClock, SystemClock};
 
 /// Service name: telemetry label and default consumer group.
 pub const SERVICE: &str = "engagement";
 /// Default HTTP port on the local stack.
 pub const DEFAULT_PORT: u16 = 8082;
+/// Topics the service consumes.
+pub const CONSUMED: [&str; 4] = [
+    topics::LEADS_HOT,
+    topics::LEADS_WARM,
+    topics::LEADS_NURTURE,
+    topics::CAMPAIGN_ALLOCATIONS,
+];
 
 /// Runs the service on `listener` until `shutdown` is cancelled.
 pub async fn run(
@@ -21,7 +45,32 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    run_with(settings, listener, shutdown, Arc::new(SystemClock)).await
+}
+
+/// [`run`] with the send path reading time from `clock`.
+pub async fn run_with(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+    clock: SharedClock,
+) -> anyhow::Result<()> {
     let platform = Platform::connect(settings, shutdown).await?;
-    let api = Router::new();
-    suite_app::serve(platform, listener, api, Router::new()).await
+    let state = build_state(platform.clone(), clock)?;
+    platform.spawn_consumer(
+        "engagement",
+        &CONSUMED,
+        intake::IntakeHandler::new(state.clone()),
+    );
+    let scheduler_state = state.clone();
+    platform.spawn(move |stop| scheduler::run(scheduler_state, stop));
+    suite_app::serve(platform, listener, api::router(state), api::docs_router()).await
+}
+
+/// The service's state on a connected platform.
+pub fn build_state(platform: Platform, clock: SharedClock) -> anyhow::Result<state::AppState> {
+    let settings = &platform.settings.engagement;
+    let config = config::SendConfig::from_settings(settings)?;
+    let providers = providers::Providers::from_settings(settings, config.breaker)?;
+    Ok(state::AppState::new(platform, config, clock, providers))
 }

@@ -1,0 +1,158 @@
+//! `GET /v1/consent` and `POST /v1/consent`: the consent ledger.
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use suite_domain::Channel;
+use suite_http::{ApiError, ApiQuery, FieldError, Principal, ValidJson, Validate};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::state::AppState;
+use crate::store::consent::{self, ChannelConsent, ConsentEntry, NewEntry};
+use crate::store::leads;
+
+/// Legal bases accepted in the ledger.
+pub const LEGAL_BASES: &[&str] = &[
+    "consent",
+    "legitimate_interest",
+    "contract",
+    "legal_obligation",
+    "withdrawal",
+];
+/// Ledger entries returned by `GET`.
+const HISTORY: i64 = 200;
+
+/// The routes.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/v1/consent", get(get_consent).post(record))
+}
+
+/// Query of `GET /v1/consent`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentQuery {
+    /// The lead.
+    pub lead_id: Uuid,
+}
+
+impl Validate for ConsentQuery {}
+
+/// A lead's consent: the current state per channel and the ledger.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsentView {
+    /// The lead.
+    pub lead_id: Uuid,
+    /// The current state per channel.
+    #[schema(value_type = BTreeMap<String, ChannelConsent>)]
+    pub current: BTreeMap<Channel, ChannelConsent>,
+    /// Ledger entries, newest first (at most 200).
+    pub history: Vec<ConsentEntry>,
+}
+
+/// A lead's current consent per channel and its ledger.
+#[utoipa::path(get, path = "/v1/consent", tag = "consent", params(ConsentQuery),
+    responses((status = 200, body = ConsentView), (status = 404, description = "No such lead in this workspace")))]
+pub async fn get_consent(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiQuery(query): ApiQuery<ConsentQuery>,
+) -> Result<Json<ConsentView>, ApiError> {
+    let ws = principal.workspace_id;
+    let pool = state.platform.db.read(Some(&principal.client_id())).await;
+    let lead = leads::get(&pool, ws, query.lead_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let latest = consent::latest(&pool, ws, lead.id).await?;
+    let history = consent::history(&pool, ws, lead.id, HISTORY).await?;
+    Ok(Json(ConsentView {
+        lead_id: lead.id,
+        current: consent::current(&lead, &latest),
+        history,
+    }))
+}
+
+/// A consent given or withdrawn.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentInput {
+    /// The lead.
+    pub lead_id: Uuid,
+    /// `email`, `sms` or `phone`.
+    #[schema(value_type = String)]
+    pub channel: Channel,
+    /// `granted` or `withdrawn`.
+    pub status: String,
+    /// Where it came from (form, call, import, …), 1–100 characters.
+    pub source: String,
+    /// consent, legitimate_interest, contract, legal_obligation or withdrawal.
+    pub legal_basis: String,
+    /// When it was given (RFC 3339); default now. Not in the future.
+    pub recorded_at: Option<DateTime<Utc>>,
+}
+
+impl Validate for ConsentInput {
+    fn validate(&self) -> Result<(), Vec<FieldError>> {
+        let mut errors = Vec::new();
+        if !matches!(self.status.as_str(), "granted" | "withdrawn") {
+            errors.push(FieldError::new("/status", "must be granted or withdrawn"));
+        }
+        if self.source.trim().is_empty() || self.source.chars().count() > 100 {
+            errors.push(FieldError::new("/source", "must be 1 to 100 characters"));
+        }
+        if !LEGAL_BASES.contains(&self.legal_basis.as_str()) {
+            errors.push(FieldError::new(
+                "/legal_basis",
+                format!("must be one of {}", LEGAL_BASES.join(", ")),
+            ));
+        }
+        if self
+            .recorded_at
+            .is_some_and(|t| t > Utc::now() + Duration::minutes(5))
+        {
+            errors.push(FieldError::new("/recorded_at", "must not be in the future"));
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// Append a consent entry to the ledger; it decides the channel from now on.
+#[utoipa::path(post, path = "/v1/consent", tag = "consent", request_body = ConsentInput,
+    responses((status = 201, body = ConsentEntry), (status = 404, description = "No such lead in this workspace"),
+              (status = 422, description = "Invalid entry")))]
+pub async fn record(
+    State(state): State<AppState>,
+    principal: Principal,
+    ValidJson(input): ValidJson<ConsentInput>,
+) -> Result<(StatusCode, Json<ConsentEntry>), ApiError> {
+    let ws = principal.workspace_id;
+    let pool = state.platform.db.primary();
+    if !leads::exists(pool, ws, input.lead_id).await? {
+        return Err(ApiError::NotFound);
+    }
+    let entry = NewEntry {
+        workspace_id: ws,
+        lead_id: input.lead_id,
+        channel: input.channel,
+        granted: input.status == "granted",
+        source: input.source.trim(),
+        legal_basis: &input.legal_basis,
+        recorded_at: input.recorded_at.unwrap_or_else(Utc::now),
+        interaction_id: None,
+    };
+    let stored = consent::append(pool, &entry).await?;
+    if let Err(e) = state.platform.db.note_write(&principal.client_id()).await {
+        tracing::warn!(error = %e, "read-your-writes position not recorded");
+    }
+    state.lead_changed(ws, input.lead_id).await;
+    Ok((StatusCode::CREATED, Json(stored)))
+}

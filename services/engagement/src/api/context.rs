@@ -1,0 +1,207 @@
+//! `GET /v1/leads/{id}/conversation` and `GET /v1/leads/{id}/context`.
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use suite_domain::{Channel, LeadId};
+use suite_http::{ApiError, ApiPath, Principal};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::memory::MemoryEntry;
+use crate::outreach::caps;
+use crate::state::AppState;
+use crate::store::consent::{self, ChannelConsent};
+use crate::store::interactions::Interaction;
+use crate::store::leads;
+use crate::store::reads::{self, Conversation};
+use crate::store::steps::{self, NextStep};
+
+/// Messages and interactions kept in a conversation.
+const CONVERSATION_LIMIT: i64 = 100;
+/// Recent entries in a context.
+const RECENT: isize = 10;
+
+/// The routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/leads/{id}/conversation", get(conversation))
+        .route("/v1/leads/{id}/context", get(context))
+}
+
+/// A lead's messages and interactions, newest first (cached in Redis, dropped on every change).
+#[utoipa::path(get, path = "/v1/leads/{id}/conversation", tag = "leads", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Conversation), (status = 404, description = "No such lead in this workspace")))]
+pub async fn conversation(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<Conversation>, ApiError> {
+    let ws = principal.workspace_id;
+    let pool = state.platform.db.read(Some(&principal.client_id())).await;
+    state
+        .conversations
+        .get_or_load(&AppState::conversation_key(ws, id), async {
+            if !leads::exists(&pool, ws, id).await? {
+                return Ok::<_, sqlx::Error>(None);
+            }
+            reads::conversation(&pool, ws, id, CONVERSATION_LIMIT)
+                .await
+                .map(Some)
+        })
+        .await?
+        .map(Json)
+        .ok_or(ApiError::NotFound)
+}
+
+/// Places left under the frequency caps.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CapsLeft {
+    /// Sends left today (UTC day).
+    pub today: u32,
+    /// Sends left this ISO week (UTC).
+    pub week: u32,
+}
+
+/// The long-term part of a context (Postgres; cached, dropped on every change).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LongTerm {
+    last_interaction: Option<Interaction>,
+    current_step: Option<NextStep>,
+    consent: BTreeMap<Channel, ChannelConsent>,
+    recent: Vec<MemoryEntry>,
+}
+
+/// What an agent needs to know about a lead right now.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Context {
+    /// The lead.
+    pub lead_id: Uuid,
+    /// Latest messages and interactions, newest first.
+    pub recent: Vec<MemoryEntry>,
+    /// Where `recent` came from: `redis` (short-term memory) or `postgres`.
+    pub recent_source: String,
+    /// The latest interaction.
+    pub last_interaction: Option<Interaction>,
+    /// The next step due (any campaign).
+    pub current_step: Option<NextStep>,
+    /// Current consent per channel.
+    #[schema(value_type = BTreeMap<String, ChannelConsent>)]
+    pub consent: BTreeMap<Channel, ChannelConsent>,
+    /// Frequency-cap places left per channel.
+    #[schema(value_type = BTreeMap<String, CapsLeft>)]
+    pub caps_left: BTreeMap<Channel, CapsLeft>,
+}
+
+/// The lead's context: short-term memory from Redis, long-term state from Postgres.
+#[utoipa::path(get, path = "/v1/leads/{id}/context", tag = "leads", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Context), (status = 404, description = "No such lead in this workspace")))]
+pub async fn context(
+    State(state): State<AppState>,
+    principal: Principal,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<Context>, ApiError> {
+    let ws = principal.workspace_id;
+    let pool = state.platform.db.read(Some(&principal.client_id())).await;
+    let long = state
+        .contexts
+        .get_or_load(&AppState::conversation_key(ws, id), async {
+            load_long_term(&pool, ws, id).await
+        })
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let (recent, source) = match state.memory.recent(id, RECENT).await {
+        Some(recent) => (recent, "redis"),
+        None => (long.recent.clone(), "postgres"),
+    };
+    let caps_left = caps_left(&state, id).await;
+    Ok(Json(Context {
+        lead_id: id,
+        recent,
+        recent_source: source.into(),
+        last_interaction: long.last_interaction,
+        current_step: long.current_step,
+        consent: long.consent,
+        caps_left,
+    }))
+}
+
+async fn load_long_term(
+    pool: &sqlx::PgPool,
+    ws: Uuid,
+    id: Uuid,
+) -> Result<Option<LongTerm>, ApiError> {
+    let Some(lead) = leads::get(pool, ws, id).await? else {
+        return Ok(None);
+    };
+    let latest = consent::latest(pool, ws, id).await?;
+    let history = reads::conversation(pool, ws, id, RECENT as i64).await?;
+    let current_step = steps::next_for_lead(pool, ws, id).await?;
+    let mut recent: Vec<MemoryEntry> = history
+        .messages
+        .iter()
+        .map(|m| {
+            MemoryEntry::message(
+                m.created_at,
+                &m.channel,
+                m.campaign_id,
+                m.subject.clone(),
+                &m.body,
+            )
+        })
+        .chain(history.interactions.iter().map(|i| MemoryEntry {
+            at: i.occurred_at,
+            kind: i.kind.clone(),
+            channel: i.channel.clone(),
+            campaign_id: i.campaign_id,
+            subject: None,
+            excerpt: None,
+        }))
+        .collect();
+    recent.sort_by_key(|e| std::cmp::Reverse(e.at));
+    recent.truncate(RECENT as usize);
+    Ok(Some(LongTerm {
+        last_interaction: history.interactions.into_iter().next(),
+        current_step,
+        consent: consent::current(&lead, &latest),
+        recent,
+    }))
+}
+
+/// Places left per channel; Redis being down reports the full caps.
+async fn caps_left(state: &AppState, lead: Uuid) -> BTreeMap<Channel, CapsLeft> {
+    let limits = state.config.caps;
+    let now = state.clock.now();
+    let redis = &state.platform.redis;
+    let mut pipe = redis::pipe();
+    for channel in Channel::ALL {
+        for key in caps::window_keys(redis, LeadId::from(lead), channel, now) {
+            pipe.cmd("SCARD").arg(key);
+        }
+    }
+    let counts: Vec<u32> = async {
+        let mut conn = redis.conn().await?;
+        let counts: Vec<u32> = pipe.query_async(&mut conn).await?;
+        Ok::<_, suite_store::StoreError>(counts)
+    }
+    .await
+    .unwrap_or_default();
+    Channel::ALL
+        .into_iter()
+        .enumerate()
+        .map(|(i, channel)| {
+            let day = counts.get(2 * i).copied().unwrap_or(0);
+            let week = counts.get(2 * i + 1).copied().unwrap_or(0);
+            (
+                channel,
+                CapsLeft {
+                    today: limits.per_day.saturating_sub(day),
+                    week: limits.per_week.saturating_sub(week),
+                },
+            )
+        })
+        .collect()
+}

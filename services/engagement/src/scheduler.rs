@@ -1,0 +1,62 @@
+//! The durable scheduler: every instance claims due steps from Postgres
+//! with `FOR UPDATE SKIP LOCKED` (so instances never wait on or double-run
+//! each other's steps) and runs the send path for each, at most
+//! `scheduler_concurrency` at once. A claim holds for a lease; a step whose
+//! instance died is claimed again when the lease ends, and the send
+//! reservation keeps it from reaching the provider twice.
+
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::send;
+use crate::state::AppState;
+use crate::store::steps;
+
+/// Runs the scheduler until `stop`; then waits for the sends in flight.
+pub async fn run(state: AppState, stop: CancellationToken) {
+    let config = state.config.clone();
+    let slots = Arc::new(Semaphore::new(config.concurrency));
+    let in_flight = TaskTracker::new();
+    let lease = chrono::Duration::from_std(config.lease).unwrap_or(chrono::Duration::minutes(5));
+    while !stop.is_cancelled() {
+        let free = i64::try_from(slots.available_permits()).unwrap_or(0);
+        let limit = config.batch.min(free);
+        let mut claimed_full = false;
+        if limit > 0 {
+            let now = state.clock.now();
+            match steps::claim(state.platform.db.primary(), now, now + lease, limit).await {
+                Ok(claimed) => {
+                    claimed_full = claimed.len() as i64 == limit;
+                    for step in claimed {
+                        let Ok(slot) = slots.clone().acquire_owned().await else {
+                            return;
+                        };
+                        let state = state.clone();
+                        in_flight.spawn(async move {
+                            match send::execute(&state, &step).await {
+                                Ok(outcome) => tracing::debug!(step_id = %step.id, ?outcome, "step done"),
+                                // The claim stays until its lease ends; the step is retried then.
+                                Err(e) => tracing::warn!(step_id = %step.id, error = %e, "step failed; retried after its lease"),
+                            }
+                            drop(slot);
+                        });
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "claiming due steps failed"),
+            }
+        }
+        if claimed_full {
+            continue;
+        }
+        tokio::select! {
+            () = stop.cancelled() => break,
+            () = state.wake.notified() => {}
+            () = tokio::time::sleep(config.poll) => {}
+        }
+    }
+    in_flight.close();
+    in_flight.wait().await;
+}

@@ -1,0 +1,303 @@
+//! The send path of one claimed step, in the order DESIGN §6 and issue #4
+//! give: campaign still sending → consent → address → quiet hours →
+//! template → frequency caps → send reservation → provider (breaker,
+//! retries) → communication + `sent` interaction (outbox).
+//!
+//! A step blocked by quiet hours, caps, an open breaker or a paused
+//! campaign is rescheduled; one that cannot use its channel (no consent, no
+//! address, no content, a permanent failure, exhausted retries) ends and
+//! the plan falls back to the next step on another channel, due at once.
+
+pub mod deliver;
+pub mod record;
+
+use chrono::{DateTime, Duration, Utc};
+use suite_domain::{Channel, LeadId};
+
+use crate::error::Result;
+use crate::memory::MemoryEntry;
+use crate::outreach::{caps, quiet_hours, CapReservation};
+use crate::providers::OutgoingMessage;
+use crate::state::AppState;
+use crate::store::reservations::{self, Reserved};
+use crate::store::steps::{self, ClaimedStep};
+use crate::store::{campaigns, consent, leads};
+use deliver::Delivery;
+
+/// How long a step of a paused campaign waits before it looks again.
+const PAUSED_RECHECK: Duration = Duration::minutes(15);
+
+/// What happened to a step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Sent and recorded.
+    Sent,
+    /// Put back, due later, for the reason given.
+    Rescheduled(&'static str),
+    /// Ended without a send for the reason given (a fallback may follow).
+    Skipped(&'static str),
+    /// The provider rejected it for good.
+    Failed,
+    /// Transient failures exhausted the retries: dead-lettered.
+    Dead,
+    /// An earlier claim reserved the send and did not finish: never repeated.
+    Indeterminate,
+}
+
+/// Runs the send path for `step`.
+pub async fn execute(state: &AppState, step: &ClaimedStep) -> Result<Outcome> {
+    let now = state.clock.now();
+    let pool = state.platform.db.primary();
+    match campaigns::status(pool, step.campaign_id).await?.as_deref() {
+        Some("active") => {}
+        Some("paused") => {
+            return reschedule(state, step, now + PAUSED_RECHECK, "campaign_paused").await
+        }
+        _ => return end(state, step, "skipped", "campaign_archived", &[], now).await,
+    }
+    let Some(lead) = leads::get(pool, step.workspace_id, step.lead_id).await? else {
+        return end(state, step, "skipped", "lead_gone", &Channel::ALL, now).await;
+    };
+    let latest = consent::latest(pool, step.workspace_id, step.lead_id).await?;
+    let consents = consent::current(&lead, &latest);
+    let refused: Vec<Channel> = consents
+        .iter()
+        .filter(|(_, c)| !c.allowed)
+        .map(|(ch, _)| *ch)
+        .collect();
+    if refused.contains(&step.channel) {
+        return end(state, step, "skipped", "no_consent", &refused, now).await;
+    }
+    let Some(address) = lead.address(step.channel) else {
+        return end(state, step, "skipped", "no_address", &[step.channel], now).await;
+    };
+    let tz = quiet_hours::recipient_tz(
+        lead.timezone.as_deref(),
+        lead.country.as_deref(),
+        state.config.default_tz,
+    );
+    let allowed_at = quiet_hours::next_allowed(now, tz, &state.config.quiet);
+    if allowed_at > now {
+        return reschedule(state, step, allowed_at, "quiet_hours").await;
+    }
+    let content = state
+        .variants
+        .get_or_load(&step.variant_id.simple().to_string(), async {
+            campaigns::variant_content(pool, step.variant_id).await
+        })
+        .await?;
+    let Some(template) = content.and_then(|c| c.get(&step.channel).cloned()) else {
+        return end(state, step, "skipped", "no_content", &[step.channel], now).await;
+    };
+    let rendered = match template.render(&lead.fields()) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(step_id = %step.id, error = %e, "template does not render");
+            return end(
+                state,
+                step,
+                "failed",
+                "template_error",
+                &[step.channel],
+                now,
+            )
+            .await;
+        }
+    };
+    let Some(route) = state.providers.route(step.channel).cloned() else {
+        return end(state, step, "skipped", "no_provider", &[step.channel], now).await;
+    };
+    let key = reservations::key(step);
+    let decision = caps::reserve(
+        &state.platform.redis,
+        LeadId::from(step.lead_id),
+        step.channel,
+        &key,
+        now,
+        state.config.caps,
+    )
+    .await?;
+    let (true, Some(cap)) = (decision.allowed, decision.reservation) else {
+        let retry_at = decision.retry_at.unwrap_or(now + Duration::hours(1));
+        return reschedule(state, step, retry_at, "frequency_cap").await;
+    };
+    let send_id = match reservations::reserve(pool, step, route.provider.name()).await? {
+        Reserved::Fresh(id) => id,
+        Reserved::Existing { id, status } => {
+            return settle_existing(state, step, id, &status, now).await
+        }
+    };
+    let message = OutgoingMessage {
+        idempotency_key: key,
+        send_id,
+        lead_id: step.lead_id,
+        campaign_id: step.campaign_id,
+        channel: step.channel,
+        to: address.to_owned(),
+        subject: rendered.subject.clone(),
+        body: rendered.body.clone(),
+    };
+    match deliver::deliver(&route, &message, &state.config.retry).await {
+        Delivery::Sent { receipt, calls } => {
+            let accepted = record::Accepted {
+                send_id,
+                provider: route.provider.name(),
+                message: &rendered,
+                receipt: &receipt,
+                calls,
+            };
+            record::sent(state, step, &accepted, now).await?;
+            let entry = MemoryEntry::message(
+                now,
+                step.channel.as_str(),
+                step.campaign_id,
+                rendered.subject,
+                &rendered.body,
+            );
+            state.memory.remember(step.lead_id, &entry).await;
+            state.lead_changed(step.workspace_id, step.lead_id).await;
+            Ok(Outcome::Sent)
+        }
+        Delivery::Refused { retry_after } => {
+            reservations::abandon(pool, send_id).await?;
+            release(state, &cap).await;
+            let at = now + Duration::from_std(retry_after).unwrap_or(Duration::seconds(30));
+            reschedule(state, step, at, "breaker_open").await
+        }
+        Delivery::Permanent { failure, calls } => {
+            release(state, &cap).await;
+            let error = format!("{failure:?}");
+            let mut tx = pool.begin().await?;
+            reservations::settle(&mut tx, send_id, "failed", calls, None, Some(&error)).await?;
+            record::fall_back(
+                &mut tx,
+                step,
+                "failed",
+                "permanent_failure",
+                &[step.channel],
+                now,
+            )
+            .await?;
+            tx.commit().await?;
+            tracing::info!(step_id = %step.id, error, "permanent provider failure; falling back");
+            state.wake.notify_one();
+            Ok(Outcome::Failed)
+        }
+        Delivery::Exhausted { failure, calls } => {
+            release(state, &cap).await;
+            let error = format!("{failure:?}");
+            let mut tx = pool.begin().await?;
+            reservations::settle(&mut tx, send_id, "failed", calls, None, Some(&error)).await?;
+            record::dead_letter(&mut tx, step, Some(send_id), "transient_exhausted", &error)
+                .await?;
+            record::fall_back(
+                &mut tx,
+                step,
+                "dead",
+                "retries_exhausted",
+                &[step.channel],
+                now,
+            )
+            .await?;
+            tx.commit().await?;
+            tracing::warn!(step_id = %step.id, error, calls, "provider retries exhausted; dead-lettered, falling back");
+            state.wake.notify_one();
+            Ok(Outcome::Dead)
+        }
+    }
+}
+
+/// The key of this step was reserved before.
+async fn settle_existing(
+    state: &AppState,
+    step: &ClaimedStep,
+    id: uuid::Uuid,
+    status: &str,
+    now: DateTime<Utc>,
+) -> Result<Outcome> {
+    let mut tx = state.platform.db.primary().begin().await?;
+    let outcome = match status {
+        "sent" => {
+            steps::finish(&mut tx, step, "sent", "already_sent").await?;
+            Outcome::Sent
+        }
+        "reserved" => {
+            // A claim before this one reserved the send and never finished:
+            // the provider may have the message. Never send it again.
+            reservations::settle(
+                &mut tx,
+                id,
+                "indeterminate",
+                0,
+                None,
+                Some("claim lost during the provider call"),
+            )
+            .await?;
+            record::dead_letter(
+                &mut tx,
+                step,
+                Some(id),
+                "indeterminate",
+                "the process died during the provider call; not repeated",
+            )
+            .await?;
+            steps::finish(&mut tx, step, "indeterminate", "claim_lost_during_send").await?;
+            Outcome::Indeterminate
+        }
+        _ => {
+            record::fall_back(
+                &mut tx,
+                step,
+                "failed",
+                "already_failed",
+                &[step.channel],
+                now,
+            )
+            .await?;
+            Outcome::Failed
+        }
+    };
+    steps::complete_plan_if_done(&mut tx, step.plan_id).await?;
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+async fn reschedule(
+    state: &AppState,
+    step: &ClaimedStep,
+    at: DateTime<Utc>,
+    reason: &'static str,
+) -> Result<Outcome> {
+    let mut conn = state.platform.db.primary().acquire().await?;
+    steps::reschedule(&mut conn, step, at, reason).await?;
+    tracing::debug!(step_id = %step.id, reason, due_at = %at, "step rescheduled");
+    Ok(Outcome::Rescheduled(reason))
+}
+
+async fn end(
+    state: &AppState,
+    step: &ClaimedStep,
+    status: &str,
+    reason: &'static str,
+    avoid: &[Channel],
+    now: DateTime<Utc>,
+) -> Result<Outcome> {
+    let mut tx = state.platform.db.primary().begin().await?;
+    let next = record::fall_back(&mut tx, step, status, reason, avoid, now).await?;
+    tx.commit().await?;
+    tracing::info!(step_id = %step.id, reason, fallback = ?next, "step ended without a send");
+    if next.is_some() {
+        state.wake.notify_one();
+    }
+    Ok(if status == "failed" {
+        Outcome::Failed
+    } else {
+        Outcome::Skipped(reason)
+    })
+}
+
+async fn release(state: &AppState, cap: &CapReservation) {
+    if let Err(e) = caps::release(&state.platform.redis, cap).await {
+        tracing::warn!(error = %e, "frequency cap place not released");
+    }
+}

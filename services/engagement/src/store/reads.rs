@@ -1,0 +1,161 @@
+//! Read models: a lead's conversation and the sends list.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::interactions::Interaction;
+
+/// A message sent to a lead.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub struct Message {
+    /// The send id.
+    pub id: Uuid,
+    /// Campaign.
+    pub campaign_id: Uuid,
+    /// Variant.
+    pub variant_id: Uuid,
+    /// Step of the ladder.
+    pub step_index: i32,
+    /// Channel.
+    pub channel: String,
+    /// Provider that delivered it.
+    pub provider: String,
+    /// Rendered subject (email).
+    pub subject: Option<String>,
+    /// Rendered body.
+    pub body: String,
+    /// When it was sent.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A lead's history: messages and interactions, newest first.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Conversation {
+    /// The lead.
+    pub lead_id: Uuid,
+    /// Messages sent, newest first (at most 100).
+    pub messages: Vec<Message>,
+    /// Interactions, newest first (at most 100).
+    pub interactions: Vec<Interaction>,
+}
+
+/// The conversation of a lead (the caller checked the lead is in `workspace`).
+pub async fn conversation(
+    pool: &PgPool,
+    workspace: Uuid,
+    lead: Uuid,
+    limit: i64,
+) -> Result<Conversation, sqlx::Error> {
+    let messages = sqlx::query_as(
+        "SELECT id, campaign_id, variant_id, step_index, channel, provider, subject, body, created_at \
+         FROM communications WHERE workspace_id = $1 AND lead_id = $2 ORDER BY created_at DESC, id DESC LIMIT $3",
+    )
+    .bind(workspace)
+    .bind(lead)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    let interactions = sqlx::query_as(
+        "SELECT id, lead_id, campaign_id, variant_id, send_id, channel, type, occurred_at, provider_event_id \
+         FROM interactions WHERE workspace_id = $1 AND lead_id = $2 ORDER BY occurred_at DESC, id DESC LIMIT $3",
+    )
+    .bind(workspace)
+    .bind(lead)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(Conversation {
+        lead_id: lead,
+        messages,
+        interactions,
+    })
+}
+
+/// One send (reservation) in `GET /v1/sends`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub struct Send {
+    /// Send id.
+    pub id: Uuid,
+    /// Lead.
+    pub lead_id: Uuid,
+    /// Campaign.
+    pub campaign_id: Uuid,
+    /// Variant.
+    pub variant_id: Uuid,
+    /// Step of the ladder.
+    pub step_index: i32,
+    /// Channel.
+    pub channel: String,
+    /// Provider.
+    pub provider: String,
+    /// `reserved`, `sent`, `failed` or `indeterminate`.
+    pub status: String,
+    /// Provider calls made.
+    pub attempts: i32,
+    /// The provider's message id.
+    pub provider_message_id: Option<String>,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// When it was reserved.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Filters of the sends list.
+#[derive(Debug, Clone, Default)]
+pub struct SendFilter {
+    /// Only this lead.
+    pub lead_id: Option<Uuid>,
+    /// Only this campaign.
+    pub campaign_id: Option<Uuid>,
+    /// Only this status.
+    pub status: Option<String>,
+}
+
+/// Keyset position of a page boundary.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Position {
+    /// `created_at` of the last send returned.
+    pub t: DateTime<Utc>,
+    /// Its id.
+    pub id: Uuid,
+}
+
+/// Up to `limit` sends after `after`, newest first, plus whether more exist.
+pub async fn sends(
+    pool: &PgPool,
+    workspace: Uuid,
+    filter: &SendFilter,
+    after: Option<&Position>,
+    limit: i64,
+) -> Result<(Vec<Send>, bool), sqlx::Error> {
+    let mut q = sqlx::QueryBuilder::new(
+        "SELECT id, lead_id, campaign_id, variant_id, step_index, channel, provider, status, attempts, \
+         provider_message_id, error, created_at FROM send_reservations WHERE workspace_id = ",
+    );
+    q.push_bind(workspace);
+    if let Some(lead) = filter.lead_id {
+        q.push(" AND lead_id = ").push_bind(lead);
+    }
+    if let Some(campaign) = filter.campaign_id {
+        q.push(" AND campaign_id = ").push_bind(campaign);
+    }
+    if let Some(status) = &filter.status {
+        q.push(" AND status = ").push_bind(status.clone());
+    }
+    if let Some(p) = after {
+        q.push(" AND (created_at, id) < (")
+            .push_bind(p.t)
+            .push(", ")
+            .push_bind(p.id)
+            .push(")");
+    }
+    q.push(" ORDER BY created_at DESC, id DESC LIMIT ")
+        .push_bind(limit + 1);
+    let mut rows: Vec<Send> = q.build_query_as().fetch_all(pool).await?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(0));
+    Ok((rows, more))
+}

@@ -1,0 +1,217 @@
+//! The durable scheduler's table: claiming due steps with `FOR UPDATE SKIP
+//! LOCKED` and finishing them under the claim's fencing token.
+
+use chrono::{DateTime, Utc};
+use sqlx::types::Json;
+use sqlx::{PgConnection, PgPool};
+use suite_domain::Channel;
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+use crate::outreach::PlannedStep;
+
+/// A step this process has claimed.
+#[derive(Debug, Clone)]
+pub struct ClaimedStep {
+    /// The step.
+    pub id: Uuid,
+    /// Its sequence number (dead-letter offset).
+    pub seq: i64,
+    /// Its plan.
+    pub plan_id: Uuid,
+    /// Workspace.
+    pub workspace_id: Uuid,
+    /// Lead.
+    pub lead_id: Uuid,
+    /// Campaign.
+    pub campaign_id: Uuid,
+    /// Variant of the plan.
+    pub variant_id: Uuid,
+    /// Position in the ladder.
+    pub step_index: u32,
+    /// Channel.
+    pub channel: Channel,
+    /// When it was due.
+    pub due_at: DateTime<Utc>,
+    /// Claims so far, this one included: the fencing token.
+    pub attempts: i32,
+    /// The plan's correlation id.
+    pub correlation_id: String,
+    /// The plan's ladder.
+    pub ladder: Vec<PlannedStep>,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: Uuid,
+    seq: i64,
+    plan_id: Uuid,
+    workspace_id: Uuid,
+    lead_id: Uuid,
+    campaign_id: Uuid,
+    variant_id: Uuid,
+    step_index: i32,
+    channel: String,
+    due_at: DateTime<Utc>,
+    attempts: i32,
+    correlation_id: String,
+    steps: Json<Vec<PlannedStep>>,
+}
+
+impl TryFrom<Row> for ClaimedStep {
+    type Error = Error;
+    fn try_from(r: Row) -> Result<Self> {
+        Ok(Self {
+            id: r.id,
+            seq: r.seq,
+            plan_id: r.plan_id,
+            workspace_id: r.workspace_id,
+            lead_id: r.lead_id,
+            campaign_id: r.campaign_id,
+            variant_id: r.variant_id,
+            step_index: u32::try_from(r.step_index).map_err(|e| Error::Corrupt(e.to_string()))?,
+            channel: r
+                .channel
+                .parse()
+                .map_err(|_| Error::Corrupt(format!("channel {}", r.channel)))?,
+            due_at: r.due_at,
+            attempts: r.attempts,
+            correlation_id: r.correlation_id,
+            ladder: r.steps.0,
+        })
+    }
+}
+
+/// Claims up to `limit` steps due at `now` (and steps whose earlier claim
+/// expired: a crashed instance), holding them until `lease_until`. Steps
+/// other instances are claiming are skipped, not waited for.
+pub async fn claim(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<ClaimedStep>> {
+    let rows: Vec<Row> = sqlx::query_as(
+        "WITH due AS (SELECT id FROM scheduled_steps \
+            WHERE (status = 'pending' AND due_at <= $1) OR (status = 'running' AND locked_until <= $1) \
+            ORDER BY due_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
+         UPDATE scheduled_steps s SET status = 'running', locked_until = $2, attempts = s.attempts + 1, \
+            updated_at = now() \
+         FROM due, outreach_plans p WHERE s.id = due.id AND p.id = s.plan_id \
+         RETURNING s.id, s.seq, s.plan_id, s.workspace_id, s.lead_id, s.campaign_id, p.variant_id, \
+            s.step_index, s.channel, s.due_at, s.attempts, p.correlation_id, p.steps",
+    )
+    .bind(now)
+    .bind(lease_until)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter().map(ClaimedStep::try_from).collect()
+}
+
+/// Ends a claimed step with a final `status` (`sent`, `skipped`, `failed`,
+/// `dead`, `indeterminate`). Returns false when the claim was lost (its
+/// lease expired and another instance took the step over).
+pub async fn finish(
+    conn: &mut PgConnection,
+    step: &ClaimedStep,
+    status: &str,
+    outcome: &str,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE scheduled_steps SET status = $3, outcome = $4, locked_until = NULL, updated_at = now() \
+         WHERE id = $1 AND attempts = $2 AND status = 'running'",
+    )
+    .bind(step.id)
+    .bind(step.attempts)
+    .bind(status)
+    .bind(outcome)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Puts a claimed step back, due at `due_at` (quiet hours, caps, an open
+/// breaker, a paused campaign).
+pub async fn reschedule(
+    conn: &mut PgConnection,
+    step: &ClaimedStep,
+    due_at: DateTime<Utc>,
+    outcome: &str,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE scheduled_steps SET status = 'pending', due_at = $3, outcome = $4, locked_until = NULL, \
+         updated_at = now() WHERE id = $1 AND attempts = $2 AND status = 'running'",
+    )
+    .bind(step.id)
+    .bind(step.attempts)
+    .bind(due_at)
+    .bind(outcome)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Makes step `index` of `plan` due at `now` at the latest (the fallback of a step that could not use its channel).
+pub async fn pull_forward(
+    conn: &mut PgConnection,
+    plan: Uuid,
+    index: u32,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE scheduled_steps SET due_at = LEAST(due_at, $3), updated_at = now() \
+         WHERE plan_id = $1 AND step_index = $2 AND status = 'pending'",
+    )
+    .bind(plan)
+    .bind(index as i32)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Marks the plan completed when none of its steps is left to run.
+pub async fn complete_plan_if_done(conn: &mut PgConnection, plan: Uuid) -> Result<()> {
+    sqlx::query(
+        "UPDATE outreach_plans SET status = 'completed', updated_at = now() WHERE id = $1 \
+         AND status = 'active' AND NOT EXISTS (SELECT 1 FROM scheduled_steps \
+           WHERE plan_id = $1 AND status IN ('pending', 'running'))",
+    )
+    .bind(plan)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The next step a lead has pending (any campaign), for the context API.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema, sqlx::FromRow)]
+pub struct NextStep {
+    /// The campaign.
+    pub campaign_id: Uuid,
+    /// Position in the ladder.
+    pub step_index: i32,
+    /// Channel.
+    pub channel: String,
+    /// When it is due.
+    pub due_at: DateTime<Utc>,
+    /// `pending` or `running`.
+    pub status: String,
+}
+
+/// The lead's earliest pending or running step.
+pub async fn next_for_lead(
+    db: impl sqlx::PgExecutor<'_>,
+    workspace: Uuid,
+    lead: Uuid,
+) -> Result<Option<NextStep>> {
+    Ok(sqlx::query_as(
+        "SELECT campaign_id, step_index, channel, due_at, status FROM scheduled_steps \
+         WHERE workspace_id = $1 AND lead_id = $2 AND status IN ('pending', 'running') \
+         ORDER BY due_at LIMIT 1",
+    )
+    .bind(workspace)
+    .bind(lead)
+    .fetch_optional(db)
+    .await?)
+}

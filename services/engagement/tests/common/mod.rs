@@ -1,0 +1,307 @@
+//! A running engagement against an isolated slice of the local stack, and
+//! the data it needs (workspace, leads, campaigns, triage events).
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+pub mod sinks;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use engagement::clock::{SharedClock, SystemClock};
+use serde_json::{json, Value};
+use suite_bus::CloudEvent;
+use suite_config::Settings;
+use suite_domain::{Category, CorrelationId, LeadId, LeadTriagedV1, Score, WorkspaceId};
+use suite_http::Scope;
+use suite_testkit::kafka::{read_topic, Consumed};
+use suite_testkit::TestEnv;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+/// Topics the service needs.
+pub const TOPICS: [&str; 6] = [
+    "leads.hot",
+    "leads.warm",
+    "leads.nurture",
+    "campaigns.allocations",
+    "engagement.interactions",
+    "leads.hot.dlq",
+];
+
+/// A test environment with a workspace and a key (service not started).
+pub struct Env {
+    pub env: TestEnv,
+    pub workspace: Uuid,
+    pub key: String,
+}
+
+/// Creates the environment, its topics, a workspace and a key.
+pub async fn env() -> Env {
+    let env = TestEnv::new("engagement").await.expect("env");
+    env.create_topics(&TOPICS, 1).await.expect("topics");
+    let ws = suite_http::tenancy::create_workspace(&env.db, "acme")
+        .await
+        .expect("ws");
+    let key = suite_http::tenancy::create_api_key(
+        &env.db,
+        ws.id,
+        "t",
+        &[Scope::Read, Scope::Write],
+        None,
+    )
+    .await
+    .expect("key");
+    Env {
+        env,
+        workspace: ws.id,
+        key: key.key,
+    }
+}
+
+/// Settings for tests: no quiet hours, fast retries and scheduler.
+pub fn settings(env: &Env) -> Settings {
+    let mut s = env.env.settings.clone();
+    let e = &mut s.engagement;
+    e.quiet_start = "00:00".into();
+    e.quiet_end = "00:00".into();
+    e.retry_base_ms = 20;
+    e.retry_max_delay_ms = 200;
+    e.scheduler_poll_ms = 100;
+    e.webhook_timeout_ms = 2_000;
+    s
+}
+
+/// A running in-process engagement.
+pub struct App {
+    pub env: Env,
+    pub base: String,
+    pub http: reqwest::Client,
+    shutdown: CancellationToken,
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// Starts engagement with `settings` and the system clock.
+pub async fn spawn(env: Env, settings: Settings) -> App {
+    spawn_with_clock(env, settings, Arc::new(SystemClock)).await
+}
+
+/// Starts engagement with `settings` and `clock`.
+pub async fn spawn_with_clock(env: Env, settings: Settings, clock: SharedClock) -> App {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let shutdown = CancellationToken::new();
+    tokio::spawn(engagement::run_with(
+        settings,
+        listener,
+        shutdown.clone(),
+        clock,
+    ));
+    let http = reqwest::Client::new();
+    wait_ready(&http, &base).await;
+    App {
+        env,
+        base,
+        http,
+        shutdown,
+    }
+}
+
+/// Waits until `/readyz` answers 200 (the consumer has joined its group).
+pub async fn wait_ready(http: &reqwest::Client, base: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if let Ok(r) = http.get(format!("{base}/readyz")).send().await {
+            if r.status() == 200 {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("engagement not ready within 60 s");
+}
+
+impl App {
+    pub fn db(&self) -> &sqlx::PgPool {
+        &self.env.env.db
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.env.key)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.get_as(path, &self.env.key).await
+    }
+
+    pub async fn get_as(&self, path: &str, key: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(key)
+            .send()
+            .await
+            .expect("request")
+    }
+}
+
+impl Env {
+    pub fn db(&self) -> &sqlx::PgPool {
+        &self.env.db
+    }
+
+    /// A lead in the workspace (as lead-triage stores it).
+    pub async fn lead(&self, consent: Value, timezone: Option<&str>) -> Uuid {
+        let id = Uuid::now_v7();
+        sqlx::query(
+            "INSERT INTO leads (id, workspace_id, email, name, phone, company, title, country, timezone, consent, \
+             score, category, breakdown, model_version, correlation_id) \
+             VALUES ($1, $2, $3, 'Dana Scully', '+14155550100', 'Initech', 'VP of Engineering', 'US', $4, $5, \
+             90, 'hot', '[]'::jsonb, 1, 'corr-test')",
+        )
+        .bind(id)
+        .bind(self.workspace)
+        .bind(format!("dana.{}@initech.example", id.simple()))
+        .bind(timezone)
+        .bind(consent)
+        .execute(self.db())
+        .await
+        .expect("insert lead");
+        id
+    }
+
+    /// An active campaign targeting `categories` with one variant; returns (campaign, variant).
+    pub async fn campaign(&self, categories: &[&str], ladder: Value) -> (Uuid, Uuid) {
+        let campaign = Uuid::now_v7();
+        sqlx::query(
+            "INSERT INTO campaigns (id, workspace_id, name, target_categories, ladder, objective, daily_budget_micros) \
+             VALUES ($1, $2, $3, $4, $5, 'reply', 1000000000)",
+        )
+        .bind(campaign)
+        .bind(self.workspace)
+        .bind(format!("campaign {}", campaign.simple()))
+        .bind(categories.iter().map(|c| (*c).to_owned()).collect::<Vec<_>>())
+        .bind(ladder)
+        .execute(self.db())
+        .await
+        .expect("insert campaign");
+        let variant = Uuid::now_v7();
+        let content = json!({
+            "email": {"subject": "Hello {{ first_name }}", "body": "Hi {{ first_name }} at {{ company }}, let's talk."},
+            "sms": {"body": "Hi {{ first_name }}, a quick note from us."},
+            "phone": {"body": "Call {{ name }} about {{ company }}."}
+        });
+        sqlx::query(
+            "INSERT INTO campaign_variants (id, campaign_id, workspace_id, name, position, content) VALUES ($1, $2, $3, 'A', 0, $4)",
+        )
+        .bind(variant)
+        .bind(campaign)
+        .bind(self.workspace)
+        .bind(content)
+        .execute(self.db())
+        .await
+        .expect("insert variant");
+        (campaign, variant)
+    }
+
+    /// Publishes a `lead.triaged.v1` for `lead` on `leads.<category>` with CloudEvents id `event_id`.
+    pub async fn triage(&self, lead: Uuid, category: Category, event_id: &str) {
+        let event = LeadTriagedV1 {
+            lead_id: LeadId::from(lead),
+            workspace_id: WorkspaceId::from(self.workspace),
+            email_hash: None,
+            score: Score::parse(90).unwrap(),
+            category,
+            breakdown: vec![],
+            model_version: 1,
+            correlation_id: CorrelationId::parse("corr-test").unwrap(),
+            triaged_at: Utc::now(),
+            previous_category: None,
+        };
+        let mut cloud = CloudEvent::new(
+            LeadTriagedV1::CE_TYPE,
+            "/lead-triage",
+            Some(lead.to_string()),
+            serde_json::to_value(&event).unwrap(),
+        );
+        cloud.id = event_id.to_owned();
+        let binary = cloud.to_binary().unwrap();
+        let headers: Vec<(String, String)> = binary
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), String::from_utf8_lossy(v).into_owned()))
+            .collect();
+        let headers: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let s = &self.env.settings;
+        suite_testkit::kafka::produce(
+            &s.kafka.brokers,
+            &s.topic(category.topic()),
+            Some(&lead.to_string()),
+            &binary.payload,
+            &headers,
+        )
+        .await
+        .expect("produce");
+    }
+
+    /// Records on the prefixed `engagement.interactions`.
+    pub async fn interactions(&self, expect: usize) -> Vec<Consumed> {
+        let s = &self.env.settings;
+        read_topic(
+            &s.kafka.brokers,
+            &s.topic("engagement.interactions"),
+            expect,
+            Duration::from_secs(60),
+            Duration::from_secs(2),
+        )
+        .await
+        .expect("read topic")
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sql)
+            .fetch_one(self.db())
+            .await
+            .expect("count")
+    }
+}
+
+/// Polls `check` until it returns `Some`, for up to `secs` seconds.
+pub async fn eventually<T, F, Fut>(secs: u64, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Steps of a lead as (index, channel, status, outcome).
+pub async fn steps(db: &sqlx::PgPool, lead: Uuid) -> Vec<(i32, String, String, Option<String>)> {
+    sqlx::query_as("SELECT step_index, channel, status, outcome FROM scheduled_steps WHERE lead_id = $1 ORDER BY step_index")
+        .bind(lead)
+        .fetch_all(db)
+        .await
+        .expect("steps")
+}
