@@ -195,22 +195,18 @@ async fn report(
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<PerformanceReport>, ApiError> {
     let ws = principal.workspace_id;
-    let cached = state.performance.get(&cache_key(ws, id)).await;
-    if let Some(report) = cached {
-        return Ok(Json(report));
-    }
-    let Some(campaign) = load(&state, &principal, id).await? else {
-        return Err(ApiError::NotFound);
-    };
     let report = state
         .performance
         .get_or_load(&cache_key(ws, id), async {
+            let Some(campaign) = load(&state, &principal, id).await? else {
+                return Ok(None);
+            };
             let pool = state.platform.db.read(Some(&principal.client_id())).await;
             let mut conn = pool.acquire().await?;
             let rows = performance::summary(&mut conn, ws, id).await?;
             let latest = allocations::latest(&mut conn, ws, id).await?;
             let spend = performance::spend_on(&mut conn, id, Utc::now().date_naive()).await?;
-            Ok::<_, sqlx::Error>(Some(build(&campaign, &rows, latest.as_ref(), spend)))
+            Ok::<_, ApiError>(Some(build(&campaign, &rows, latest.as_ref(), spend)))
         })
         .await?;
     report.map(Json).ok_or(ApiError::NotFound)
