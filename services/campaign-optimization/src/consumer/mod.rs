@@ -70,7 +70,23 @@ pub fn decode(record: &Record) -> Result<InteractionV1, HandlerError> {
 impl Handler for InteractionHandler {
     async fn handle(&self, record: &Record) -> Result<(), HandlerError> {
         let interaction = decode(record)?;
+        let (id, correlation, kind) = (
+            interaction.interaction_id,
+            interaction.correlation_id.clone(),
+            interaction.kind,
+        );
+        let campaign = interaction.campaign_id;
         let outcome = self.batcher.count(interaction).await?;
+        // Inside the record's span (parented on its traceparent), so logs
+        // and traces follow the lead's correlation id across the agents.
+        tracing::info!(
+            interaction_id = %id,
+            correlation_id = %correlation,
+            campaign_id = ?campaign.map(|c| c.to_string()),
+            kind = %kind,
+            outcome = ?outcome,
+            "interaction handled"
+        );
         metrics::counter!(crate::metric_names::INTERACTIONS, "outcome" => match outcome {
             Outcome::Counted { .. } => "counted",
             Outcome::Duplicate => "duplicate",
