@@ -164,6 +164,11 @@ impl Env {
 
     /// A lead in the workspace (as lead-triage stores it).
     pub async fn lead(&self, consent: Value, timezone: Option<&str>) -> Uuid {
+        self.lead_in(self.workspace, consent, timezone).await
+    }
+
+    /// A lead in `workspace`.
+    pub async fn lead_in(&self, workspace: Uuid, consent: Value, timezone: Option<&str>) -> Uuid {
         let id = Uuid::now_v7();
         sqlx::query(
             "INSERT INTO leads (id, workspace_id, email, name, phone, company, title, country, timezone, consent, \
@@ -172,7 +177,7 @@ impl Env {
              90, 'hot', '[]'::jsonb, 1, 'corr-test')",
         )
         .bind(id)
-        .bind(self.workspace)
+        .bind(workspace)
         .bind(format!("dana.{}@initech.example", id.simple()))
         .bind(timezone)
         .bind(consent)

@@ -1,0 +1,154 @@
+//! Quiet hours with a fixed clock, and frequency caps under 50 concurrent
+//! send attempts across two campaigns.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use common::*;
+use engagement::clock::{FixedClock, SystemClock};
+use engagement::outreach::PlannedStep;
+use engagement::send::{self, Outcome};
+use engagement::store::{plans, steps as step_store};
+use serde_json::json;
+use suite_domain::{Category, Channel};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).single().unwrap()
+}
+
+#[tokio::test]
+async fn a_step_due_in_quiet_hours_waits_for_the_next_allowed_local_time() {
+    let env = env().await;
+    // 03:00 UTC is 23:00 in New York (EDT): quiet until 08:00 local, 12:00 UTC.
+    let lead = env
+        .lead(json!({"email": true}), Some("America/New_York"))
+        .await;
+    env.campaign(&["hot"], json!([{"channel": "email", "delay_secs": 0}]))
+        .await;
+    let mut settings = settings(&env);
+    settings.engagement.quiet_start = "21:00".into();
+    settings.engagement.quiet_end = "08:00".into();
+    let clock = FixedClock::new(utc(2025, 6, 4, 3, 0));
+    let app = spawn_with_clock(env, settings, Arc::new(clock.clone())).await;
+
+    app.env
+        .triage(lead, Category::Hot, &Uuid::now_v7().to_string())
+        .await;
+    let db = app.db().clone();
+    let (status, outcome, due_at): (String, Option<String>, DateTime<Utc>) = eventually(60, "the step rescheduled", || async {
+        sqlx::query_as("SELECT status, outcome, due_at FROM scheduled_steps WHERE lead_id = $1 AND outcome IS NOT NULL")
+            .bind(lead)
+            .fetch_optional(&db)
+            .await
+            .unwrap()
+    })
+    .await;
+    assert_eq!(
+        (status.as_str(), outcome.as_deref()),
+        ("pending", Some("quiet_hours"))
+    );
+    assert_eq!(due_at, utc(2025, 6, 4, 12, 0), "08:00 in New York");
+    assert_eq!(
+        app.env
+            .count("SELECT count(*) FROM send_reservations")
+            .await,
+        0,
+        "nothing sent at night"
+    );
+
+    // One minute early: still nothing; at 08:00 local it goes out.
+    clock.set(utc(2025, 6, 4, 11, 59));
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    assert_eq!(
+        app.env.count("SELECT count(*) FROM communications").await,
+        0
+    );
+    clock.set(utc(2025, 6, 4, 12, 0));
+    let sent_at: DateTime<Utc> = eventually(60, "the email sent", || async {
+        sqlx::query_scalar("SELECT created_at FROM communications WHERE lead_id = $1")
+            .bind(lead)
+            .fetch_optional(&db)
+            .await
+            .unwrap()
+    })
+    .await;
+    assert_eq!(sent_at, utc(2025, 6, 4, 12, 0));
+}
+
+#[tokio::test]
+async fn fifty_concurrent_sends_across_two_campaigns_respect_a_cap_of_three_a_day() {
+    let env = env().await;
+    let lead = env.lead(json!({"email": true}), Some("UTC")).await;
+    let (c1, v1) = env.campaign(&["hot"], json!([])).await;
+    let (c2, v2) = env.campaign(&["warm"], json!([])).await;
+    let mut settings = settings(&env);
+    settings.engagement.cap_per_day = 3;
+    settings.engagement.cap_per_week = 10;
+    settings.database.max_connections = 32;
+    settings.redis.pool_size = 16;
+    settings.redis.command_timeout_ms = 5_000;
+    let platform = suite_app::Platform::connect(settings, CancellationToken::new())
+        .await
+        .unwrap();
+    let state = engagement::build_state(platform, Arc::new(SystemClock)).unwrap();
+    let now = Utc::now();
+    let db = env.db().clone();
+    for (campaign, variant) in [(c1, v1), (c2, v2)] {
+        let plan = plans::NewPlan {
+            id: Uuid::now_v7(),
+            workspace_id: env.workspace,
+            lead_id: lead,
+            campaign_id: campaign,
+            variant_id: variant,
+            category: "hot".into(),
+            correlation_id: "corr-test".into(),
+            steps: (0..25)
+                .map(|index| PlannedStep {
+                    index,
+                    channel: Channel::Email,
+                    due_at: now,
+                })
+                .collect(),
+        };
+        let mut tx = db.begin().await.unwrap();
+        assert!(plans::insert(&mut tx, &plan).await.unwrap());
+        tx.commit().await.unwrap();
+    }
+    let claimed = step_store::claim(&db, now, now + Duration::minutes(5), 100)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 50);
+    let outcomes =
+        futures::future::join_all(claimed.iter().map(|step| send::execute(&state, step))).await;
+    let outcomes: Vec<Outcome> = outcomes.into_iter().map(Result::unwrap).collect();
+    let sent = outcomes.iter().filter(|o| **o == Outcome::Sent).count();
+    let capped = outcomes
+        .iter()
+        .filter(|o| **o == Outcome::Rescheduled("frequency_cap"))
+        .count();
+    assert_eq!((sent, capped), (3, 47), "{outcomes:?}");
+    assert_eq!(env.count("SELECT count(*) FROM communications").await, 3);
+    assert_eq!(
+        env.count("SELECT count(*) FROM send_reservations WHERE status = 'sent'")
+            .await,
+        3
+    );
+    let tomorrow = engagement::outreach::caps::next_day_start(now);
+    let waiting: i64 = sqlx::query_scalar("SELECT count(*) FROM scheduled_steps WHERE status = 'pending' AND outcome = 'frequency_cap' AND due_at = $1")
+        .bind(tomorrow)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(waiting, 47, "the rest wait for the next UTC day");
+    // No claim is left behind.
+    assert_eq!(
+        env.count("SELECT count(*) FROM scheduled_steps WHERE status = 'running'")
+            .await,
+        0
+    );
+}
