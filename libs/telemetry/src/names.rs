@@ -28,6 +28,11 @@ pub const KAFKA_PRODUCED: &str = "kafka_records_produced_total";
 pub const DEAD_LETTERS: &str = "dead_letters_total";
 /// Counter of requests shed or limited, label `reason` (`overload`, `rate_limit`).
 pub const HTTP_REJECTED: &str = "http_requests_rejected_total";
+/// Counter of outreach steps finished by engagement, labels `channel`, `outcome`
+/// (`sent`, `rescheduled`, `skipped`, `failed`, `dead`, `indeterminate`).
+pub const ENGAGEMENT_STEPS: &str = "engagement_steps_total";
+/// Counter of provider calls, labels `provider`, `result` (`ok`, `transient`, `permanent`).
+pub const PROVIDER_CALLS: &str = "engagement_provider_calls_total";
 
 /// Registers the help text of every metric with the installed recorder.
 pub fn describe() {
@@ -59,6 +64,14 @@ pub fn describe() {
     describe_counter!(KAFKA_CONSUMED, "Consumed records by outcome.");
     describe_counter!(KAFKA_PRODUCED, "Records acknowledged by the broker.");
     describe_counter!(DEAD_LETTERS, "Records sent to a dead-letter topic.");
+    describe_counter!(
+        ENGAGEMENT_STEPS,
+        "Outreach steps finished, by channel and outcome."
+    );
+    describe_counter!(
+        PROVIDER_CALLS,
+        "Outreach provider calls, by provider and result."
+    );
     describe_counter!(
         HTTP_REJECTED,
         "Requests refused by load shedding or rate limits."

@@ -11,6 +11,8 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use suite_telemetry::names::ENGAGEMENT_STEPS;
+
 use crate::send;
 use crate::state::AppState;
 use crate::store::steps;
@@ -37,7 +39,11 @@ pub async fn run(state: AppState, stop: CancellationToken) {
                         let state = state.clone();
                         in_flight.spawn(async move {
                             match send::execute(&state, &step).await {
-                                Ok(outcome) => tracing::debug!(step_id = %step.id, ?outcome, "step done"),
+                                Ok(outcome) => {
+                                    metrics::counter!(ENGAGEMENT_STEPS, "channel" => step.channel.as_str(), "outcome" => outcome.label())
+                                        .increment(1);
+                                    tracing::debug!(step_id = %step.id, ?outcome, "step done");
+                                }
                                 // The claim stays until its lease ends; the step is retried then.
                                 Err(e) => tracing::warn!(step_id = %step.id, error = %e, "step failed; retried after its lease"),
                             }

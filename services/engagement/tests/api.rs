@@ -38,7 +38,7 @@ async fn context_and_conversation_return_what_happened_to_the_lead_only() {
         .triage(lead, Category::Warm, &Uuid::now_v7().to_string())
         .await;
     let db = app.db().clone();
-    let send_id: Uuid = eventually(60, "the email sent", || async {
+    let send_id: Uuid = eventually(120, "the email sent", || async {
         sqlx::query_scalar(
             "SELECT id FROM send_reservations WHERE lead_id = $1 AND status = 'sent'",
         )

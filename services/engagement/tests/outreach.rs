@@ -32,7 +32,7 @@ async fn a_hot_lead_is_planned_rendered_sent_and_published_once() {
         .await;
 
     let db = app.db().clone();
-    eventually(60, "the phone step sent", || async {
+    eventually(120, "the phone step sent", || async {
         let s = steps(&db, lead).await;
         (s.first().map(|s| s.2.as_str()) == Some("sent")).then_some(())
     })
@@ -138,7 +138,7 @@ async fn withdrawn_email_consent_falls_back_and_unsubscribe_stops_later_email() 
         .triage(lead, Category::Warm, &Uuid::now_v7().to_string())
         .await;
     let db = app.db().clone();
-    let s = eventually(60, "the SMS fallback sent", || async {
+    let s = eventually(120, "the SMS fallback sent", || async {
         let s = steps(&db, lead).await;
         (s.len() == 2 && s[1].2 == "sent").then_some(s)
     })
@@ -159,7 +159,7 @@ async fn withdrawn_email_consent_falls_back_and_unsubscribe_stops_later_email() 
     app.env
         .triage(lead2, Category::Nurture, &Uuid::now_v7().to_string())
         .await;
-    let send_id: Uuid = eventually(60, "the first email", || async {
+    let send_id: Uuid = eventually(120, "the first email", || async {
         sqlx::query_scalar(
             "SELECT id FROM send_reservations WHERE lead_id = $1 AND status = 'sent'",
         )
@@ -173,7 +173,7 @@ async fn withdrawn_email_consent_falls_back_and_unsubscribe_stops_later_email() 
         .post("/v1/interactions", &json!({"lead_id": lead2, "kind": "unsubscribed", "send_id": send_id, "provider_event_id": "evt-unsub-1"}))
         .await;
     assert_eq!(unsub.status(), 201);
-    let s = eventually(60, "the later email step ended", || async {
+    let s = eventually(120, "the later email step ended", || async {
         let s = steps(&db, lead2).await;
         (s.len() == 2 && s[1].2 != "pending" && s[1].2 != "running").then_some(s)
     })

@@ -37,7 +37,7 @@ async fn smtp_delivers_subject_recipient_and_body_to_a_real_smtp_server() {
     app.env.triage(lead, Category::Warm, &event).await;
     app.env.triage(lead, Category::Warm, &event).await;
     let db = app.db().clone();
-    eventually(60, "the email sent", || async {
+    eventually(120, "the email sent", || async {
         let s = steps(&db, lead).await;
         (s.first().map(|s| s.2.as_str()) == Some("sent")).then_some(())
     })
@@ -94,7 +94,7 @@ async fn a_failing_gateway_is_retried_then_falls_back_and_a_rejection_falls_back
         .triage(lead, Category::Hot, &Uuid::now_v7().to_string())
         .await;
     let db = app.db().clone();
-    let s = eventually(60, "the email fallback sent", || async {
+    let s = eventually(120, "the email fallback sent", || async {
         let s = steps(&db, lead).await;
         (s.len() == 2 && s[1].2 == "sent").then_some(s)
     })
@@ -147,7 +147,7 @@ async fn a_failing_gateway_is_retried_then_falls_back_and_a_rejection_falls_back
         .triage(lead, Category::Hot, &Uuid::now_v7().to_string())
         .await;
     let db = app.db().clone();
-    let s = eventually(60, "the email fallback sent", || async {
+    let s = eventually(120, "the email fallback sent", || async {
         let s = steps(&db, lead).await;
         (s.len() == 2 && s[1].2 == "sent").then_some(s)
     })

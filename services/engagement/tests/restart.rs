@@ -49,7 +49,7 @@ async fn a_delayed_step_survives_a_restart_and_runs_once_across_two_instances() 
     env.triage(lead, Category::Hot, &Uuid::now_v7().to_string())
         .await;
     let db = env.db().clone();
-    eventually(60, "the step planned", || async {
+    eventually(120, "the step planned", || async {
         let s = steps(&db, lead).await;
         (s.len() == 1 && s[0].2 == "pending").then_some(())
     })
@@ -61,7 +61,7 @@ async fn a_delayed_step_survives_a_restart_and_runs_once_across_two_instances() 
     // Two instances after the restart; the step runs once.
     let _a = start(&env, &vars).await;
     let _b = start(&env, &vars).await;
-    eventually(90, "the step sent", || async {
+    eventually(120, "the step sent", || async {
         let s = steps(&db, lead).await;
         (s[0].2 == "sent").then_some(())
     })
@@ -96,7 +96,7 @@ async fn a_process_killed_after_the_provider_call_never_sends_twice() {
     let _second = start(&env, &vars).await;
     env.triage(lead, Category::Hot, &event).await;
     let db = env.db().clone();
-    let s = eventually(90, "the step settled", || async {
+    let s = eventually(120, "the step settled", || async {
         let s = steps(&db, lead).await;
         (s[0].2 != "running" && s[0].2 != "pending").then_some(s)
     })

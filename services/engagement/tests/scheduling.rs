@@ -40,7 +40,7 @@ async fn a_step_due_in_quiet_hours_waits_for_the_next_allowed_local_time() {
         .triage(lead, Category::Hot, &Uuid::now_v7().to_string())
         .await;
     let db = app.db().clone();
-    let (status, outcome, due_at): (String, Option<String>, DateTime<Utc>) = eventually(60, "the step rescheduled", || async {
+    let (status, outcome, due_at): (String, Option<String>, DateTime<Utc>) = eventually(120, "the step rescheduled", || async {
         sqlx::query_as("SELECT status, outcome, due_at FROM scheduled_steps WHERE lead_id = $1 AND outcome IS NOT NULL")
             .bind(lead)
             .fetch_optional(&db)
@@ -69,7 +69,7 @@ async fn a_step_due_in_quiet_hours_waits_for_the_next_allowed_local_time() {
         0
     );
     clock.set(utc(2025, 6, 4, 12, 0));
-    let sent_at: DateTime<Utc> = eventually(60, "the email sent", || async {
+    let sent_at: DateTime<Utc> = eventually(120, "the email sent", || async {
         sqlx::query_scalar("SELECT created_at FROM communications WHERE lead_id = $1")
             .bind(lead)
             .fetch_optional(&db)

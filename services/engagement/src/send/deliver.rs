@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use suite_telemetry::names::PROVIDER_CALLS;
+
 use crate::outreach::retry::classify;
 use crate::outreach::{FailureClass, ProviderFailure, RetryPolicy};
 use crate::providers::{OutgoingMessage, Receipt, Route};
@@ -56,6 +58,13 @@ pub async fn deliver(route: &Route, message: &OutgoingMessage, policy: &RetryPol
         };
         let result = route.provider.send(message).await;
         calls += 1;
+        let label = match &result {
+            Ok(_) => "ok",
+            Err(f) if classify(f) == FailureClass::Permanent => "permanent",
+            Err(_) => "transient",
+        };
+        metrics::counter!(PROVIDER_CALLS, "provider" => route.provider.name(), "result" => label)
+            .increment(1);
         let failure = match result {
             Ok(receipt) => {
                 permit.success();

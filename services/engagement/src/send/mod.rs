@@ -44,6 +44,20 @@ pub enum Outcome {
     Indeterminate,
 }
 
+impl Outcome {
+    /// The `outcome` label of the steps counter.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Outcome::Sent => "sent",
+            Outcome::Rescheduled(_) => "rescheduled",
+            Outcome::Skipped(_) => "skipped",
+            Outcome::Failed => "failed",
+            Outcome::Dead => "dead",
+            Outcome::Indeterminate => "indeterminate",
+        }
+    }
+}
+
 /// Runs the send path for `step`.
 pub async fn execute(state: &AppState, step: &ClaimedStep) -> Result<Outcome> {
     let now = state.clock.now();

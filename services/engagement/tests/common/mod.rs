@@ -271,7 +271,7 @@ impl Env {
             &s.kafka.brokers,
             &s.topic("engagement.interactions"),
             expect,
-            Duration::from_secs(60),
+            Duration::from_secs(120),
             Duration::from_secs(2),
         )
         .await
