@@ -1,0 +1,408 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! The closed loop of issue 5, with the three services as separate
+//! processes against the real stack: leads come in through REST and
+//! `leads.inbound`, lead-triage triages them, engagement plans and sends
+//! the campaign's variants by the latest allocation, the test plays the
+//! recipients (variant B's convert three times as often as A's) by posting
+//! interactions to engagement, and campaign-optimization moves the traffic
+//! to B and pauses the campaign when the day's budget is spent.
+//!
+//! Needs the `lead-triage` and `engagement` binaries next to this package's
+//! (`cargo nextest run --workspace` builds them; alone:
+//! `cargo build -p lead-triage -p engagement --bins`).
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
+use suite_bus::OutgoingRecord;
+use suite_http::Scope;
+use suite_testkit::process::ServiceProcess;
+use suite_testkit::TestEnv;
+use uuid::Uuid;
+
+const LEADS_REST: usize = 1_000;
+const LEADS_KAFKA: usize = 1_000;
+/// Conversion rates of the recipients of A and B.
+const RATE_A: f64 = 0.05;
+const RATE_B: f64 = 0.15;
+/// Email sends the day's budget pays for.
+const BUDGETED_SENDS: i64 = 1_500;
+const EMAIL_COST: i64 = 1_000;
+
+const TOPICS: [&str; 14] = [
+    "leads.inbound",
+    "leads.inbound.dlq",
+    "leads.hot",
+    "leads.warm",
+    "leads.nurture",
+    "leads.cold",
+    "leads.disqualified",
+    "leads.hot.dlq",
+    "leads.warm.dlq",
+    "leads.nurture.dlq",
+    "engagement.interactions",
+    "engagement.interactions.dlq",
+    "campaigns.allocations",
+    "campaigns.allocations.dlq",
+];
+
+fn binary(name: &str) -> String {
+    let own = PathBuf::from(env!("CARGO_BIN_EXE_campaign-optimization"));
+    let path = own.with_file_name(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build it with `cargo build -p {name} --bins`",
+        path.display()
+    );
+    path.to_string_lossy().into_owned()
+}
+
+fn lead(i: usize, run: &str) -> Value {
+    json!({
+        "email": format!("buyer{i}.{run}@initech{}.com", i % 97),
+        "name": format!("Dana Scully{i}"),
+        "phone": "+1 415 555 0100",
+        "company": "Initech",
+        "title": "VP of Engineering",
+        "company_size": 800,
+        "industry": "software",
+        "country": "US",
+        "source": "demo_request",
+        "consent": {"email": true, "sms": true, "phone": true}
+    })
+}
+
+struct Http {
+    client: reqwest::Client,
+    key: String,
+}
+
+impl Http {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        url: String,
+        body: Option<&Value>,
+        corr: Option<&str>,
+    ) -> (u16, Value) {
+        let mut req = self.client.request(method, url).bearer_auth(&self.key);
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        if let Some(corr) = corr {
+            req = req.header("x-correlation-id", corr);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+}
+
+#[tokio::test]
+#[ignore = "blocked: against the local tansu broker the consumers of engagement or \
+            campaign-optimization stop fetching after a few hundred records under this load \
+            (docs/campaign-optimization.md, Closed loop); run with --run-ignored"]
+async fn closed_loop_moves_traffic_to_the_better_variant_and_pauses_on_budget() {
+    let env = TestEnv::new("closed-loop").await.expect("env");
+    env.create_topics(&TOPICS, 2).await.expect("topics");
+    let ws = suite_http::tenancy::create_workspace(&env.db, "acme")
+        .await
+        .unwrap();
+    let key = suite_http::tenancy::create_api_key(
+        &env.db,
+        ws.id,
+        "t",
+        &[Scope::Read, Scope::Write, Scope::Admin],
+        None,
+    )
+    .await
+    .unwrap()
+    .key;
+    let group = |service: &str| format!("{service}-{}", env.id);
+    let (g1, g2, g3) = (
+        group("lead-triage"),
+        group("engagement"),
+        group("campaign-optimization"),
+    );
+    let mut triage = ServiceProcess::start(
+        &binary("lead-triage"),
+        &env,
+        &[("SUITE__KAFKA__GROUP_ID", g1.as_str())],
+    )
+    .await
+    .unwrap();
+    let mut engagement = ServiceProcess::start(
+        &binary("engagement"),
+        &env,
+        &[
+            ("SUITE__KAFKA__GROUP_ID", g2.as_str()),
+            ("SUITE__ENGAGEMENT__QUIET_START", "00:00"),
+            ("SUITE__ENGAGEMENT__QUIET_END", "00:00"),
+            ("SUITE__ENGAGEMENT__QUIET_WEEKENDS", "false"),
+            ("SUITE__ENGAGEMENT__SCHEDULER_POLL_MS", "100"),
+        ],
+    )
+    .await
+    .unwrap();
+    let mut optimizer = ServiceProcess::start(
+        env!("CARGO_BIN_EXE_campaign-optimization"),
+        &env,
+        &[("SUITE__KAFKA__GROUP_ID", g3.as_str())],
+    )
+    .await
+    .unwrap();
+    for p in [&mut triage, &mut engagement, &mut optimizer] {
+        p.wait_ready(Duration::from_secs(90)).await.expect("ready");
+    }
+    let http = Http {
+        client: reqwest::Client::new(),
+        key,
+    };
+
+    // The campaign: two variants, one email step, budget for 1,500 sends.
+    let (status, campaign) = http
+        .send(
+            reqwest::Method::POST,
+            format!("{}/v1/campaigns", optimizer.base),
+            Some(&json!({
+                "name": "Closed loop",
+                "target_categories": ["hot", "warm", "nurture"],
+                "ladder": [{"channel": "email", "delay_secs": 0}],
+                "objective": "conversion",
+                "daily_budget_micros": BUDGETED_SENDS * EMAIL_COST,
+                "channel_costs": {"email": EMAIL_COST},
+                "min_share": 0.05,
+                "warmup_sends": 50,
+                "pacing_burst_bps": 10000,
+                "variants": [
+                    {"name": "A", "content": {"email": {"subject": "Hi {{ first_name }}", "body": "A for {{ company }}"}}},
+                    {"name": "B", "content": {"email": {"subject": "Hello {{ name }}", "body": "B for {{ company }}"}}}
+                ]
+            })),
+            None,
+        )
+        .await;
+    assert_eq!(status, 201, "{campaign}");
+    let campaign_id: Uuid = campaign["id"].as_str().unwrap().parse().unwrap();
+    let variant_a: Uuid = campaign["variants"][0]["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let variant_b: Uuid = campaign["variants"][1]["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+
+    // 2,000 leads: half through REST batches (one correlation id each), half on leads.inbound.
+    let run = env.id.clone();
+    let correlation = format!("e2e-{run}");
+    for chunk in 0..(LEADS_REST / 500) {
+        let leads: Vec<Value> = (chunk * 500..(chunk + 1) * 500)
+            .map(|i| lead(i, &run))
+            .collect();
+        let (status, body) = http
+            .send(
+                reqwest::Method::POST,
+                format!("{}/v1/leads/batch", triage.base),
+                Some(&json!({"leads": leads})),
+                Some(&format!("{correlation}-{chunk}")),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["created"], 500, "{}", body["rejected"]);
+    }
+    let producer = suite_bus::Producer::new(&env.settings.kafka).unwrap();
+    let inbound = env.settings.topic("leads.inbound");
+    let mut sends = Vec::new();
+    for i in LEADS_REST..LEADS_REST + LEADS_KAFKA {
+        let mut body = lead(i, &run);
+        body["workspace_id"] = json!(ws.id);
+        sends.push(producer.send(OutgoingRecord {
+            topic: inbound.clone(),
+            key: Some(format!("{}:{i}", ws.id).into_bytes()),
+            payload: serde_json::to_vec(&body).unwrap(),
+            headers: vec![(
+                "correlationid".into(),
+                format!("{correlation}-kafka").into_bytes(),
+            )],
+        }));
+    }
+    for r in futures::future::join_all(sends).await {
+        r.expect("produce lead");
+    }
+
+    // Play the recipients: every new sent email converts with its variant's rate.
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+    let mut answered: HashSet<Uuid> = HashSet::new();
+    let mut best_b_share = 0.0_f64;
+    let mut paused = false;
+    let started = Instant::now();
+    let mut quiet_since = Instant::now();
+    let mut last_sent = 0;
+    let mut last_report = Instant::now();
+    while started.elapsed() < Duration::from_secs(600) {
+        let rows: Vec<(Uuid, Uuid, Uuid)> = sqlx::query_as(
+            "SELECT id, lead_id, variant_id FROM send_reservations WHERE campaign_id = $1 AND status = 'sent'",
+        )
+        .bind(campaign_id)
+        .fetch_all(&env.db)
+        .await
+        .unwrap();
+        for (send, lead_id, variant) in &rows {
+            if !answered.insert(*send) {
+                continue;
+            }
+            let rate = if *variant == variant_b {
+                RATE_B
+            } else {
+                RATE_A
+            };
+            if rng.random_bool(rate) {
+                let (status, body) = http
+                    .send(
+                        reqwest::Method::POST,
+                        format!("{}/v1/interactions", engagement.base),
+                        Some(&json!({"lead_id": lead_id, "kind": "converted",
+                                     "provider_event_id": format!("conv-{send}"), "send_id": send})),
+                        None,
+                    )
+                    .await;
+                assert!(status == 201 || status == 200, "{status}: {body}");
+            }
+        }
+        let shares: Option<(serde_json::Value, String)> = sqlx::query_as(
+            "SELECT shares, status FROM campaign_allocations WHERE campaign_id = $1",
+        )
+        .bind(campaign_id)
+        .fetch_optional(&env.db)
+        .await
+        .unwrap()
+        .map(|(s, st): (sqlx::types::Json<Value>, String)| (s.0, st));
+        if let Some((shares, status)) = shares {
+            for s in shares.as_array().unwrap() {
+                if s["variant_id"] == json!(variant_b) && status == "active" {
+                    best_b_share = best_b_share.max(s["share"].as_f64().unwrap());
+                }
+            }
+        }
+        let campaign_status: (String, Option<String>) =
+            sqlx::query_as("SELECT status, pause_reason FROM campaigns WHERE id = $1")
+                .bind(campaign_id)
+                .fetch_one(&env.db)
+                .await
+                .unwrap();
+        paused = campaign_status == ("paused".into(), Some("budget".into()));
+        if rows.len() != last_sent {
+            last_sent = rows.len();
+            quiet_since = Instant::now();
+        }
+        if last_report.elapsed() > Duration::from_secs(15) {
+            last_report = Instant::now();
+            eprintln!(
+                "closed loop at {:?}: {} sent, best B share {best_b_share:.3}, paused {paused}",
+                started.elapsed(),
+                rows.len()
+            );
+        }
+        if paused && best_b_share > 0.8 && quiet_since.elapsed() > Duration::from_secs(10) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    eprintln!(
+        "closed loop: {} sends answered, best B share {best_b_share:.3}, paused {paused}, {:?}",
+        answered.len(),
+        started.elapsed()
+    );
+
+    // Every lead triaged once.
+    let leads: i64 = sqlx::query_scalar("SELECT count(*) FROM leads WHERE workspace_id = $1")
+        .bind(ws.id)
+        .fetch_one(&env.db)
+        .await
+        .unwrap();
+    assert_eq!(leads, (LEADS_REST + LEADS_KAFKA) as i64);
+    let scored: Vec<(i64,)> = sqlx::query_as(
+        "SELECT count(*) FROM lead_scores WHERE workspace_id = $1 GROUP BY lead_id HAVING count(*) > 1",
+    )
+    .bind(ws.id)
+    .fetch_all(&env.db)
+    .await
+    .unwrap();
+    assert!(
+        scored.is_empty(),
+        "{} leads scored more than once",
+        scored.len()
+    );
+    // Every eligible lead planned once.
+    let eligible: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM leads WHERE workspace_id = $1 AND category IN ('hot', 'warm', 'nurture')",
+    )
+    .bind(ws.id)
+    .fetch_one(&env.db)
+    .await
+    .unwrap();
+    let plans: Vec<(Uuid, i64)> = sqlx::query_as(
+        "SELECT lead_id, count(*) FROM outreach_plans WHERE campaign_id = $1 GROUP BY lead_id",
+    )
+    .bind(campaign_id)
+    .fetch_all(&env.db)
+    .await
+    .unwrap();
+    assert!(eligible > 1_500, "only {eligible} eligible leads");
+    assert_eq!(plans.len() as i64, eligible, "every eligible lead planned");
+    assert!(plans.iter().all(|(_, n)| *n == 1));
+    // B's allocation rose above 80%; the budget paused the campaign.
+    assert!(best_b_share > 0.8, "best share of B: {best_b_share}");
+    assert!(paused, "the campaign was not paused for budget");
+    // Sends stop at the budget (give or take what was in flight).
+    let sent = answered.len() as i64;
+    assert!(
+        sent >= BUDGETED_SENDS && sent < eligible,
+        "{sent} sends for a budget of {BUDGETED_SENDS}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let counted = loop {
+        let counted: HashMap<Uuid, i64> = sqlx::query_as::<_, (Uuid, i64)>(
+            "SELECT variant_id, sends FROM campaign_variant_stats WHERE campaign_id = $1",
+        )
+        .bind(campaign_id)
+        .fetch_all(&env.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+        let total = counted[&variant_a] + counted[&variant_b];
+        if total == sent || Instant::now() > deadline {
+            assert_eq!(total, sent, "every send counted once");
+            break counted;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert!(counted[&variant_b] > counted[&variant_a], "{counted:?}");
+
+    // One correlation id across all three: the lead, its plan, its sends' interactions.
+    let corr = format!("{correlation}-0");
+    let followed: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM leads l JOIN outreach_plans p ON p.lead_id = l.id \
+         WHERE l.correlation_id = $1 AND p.correlation_id = $1",
+    )
+    .bind(&corr)
+    .fetch_one(&env.db)
+    .await
+    .unwrap();
+    assert!(
+        followed > 0,
+        "correlation id {corr} not followed into engagement"
+    );
+
+    for p in [&mut optimizer, &mut engagement, &mut triage] {
+        let status = p.terminate(Duration::from_secs(20)).await.unwrap();
+        assert!(status.success(), "exit {status}");
+    }
+}
