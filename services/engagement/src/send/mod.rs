@@ -58,8 +58,15 @@ impl Outcome {
     }
 }
 
-/// Runs the send path for `step`.
+/// Runs the send path for `step`, then drops the lead's cached
+/// conversation and context (its next step or history changed).
 pub async fn execute(state: &AppState, step: &ClaimedStep) -> Result<Outcome> {
+    let outcome = run(state, step).await?;
+    state.lead_changed(step.workspace_id, step.lead_id).await;
+    Ok(outcome)
+}
+
+async fn run(state: &AppState, step: &ClaimedStep) -> Result<Outcome> {
     let now = state.clock.now();
     let pool = state.platform.db.primary();
     match campaigns::status(pool, step.campaign_id).await?.as_deref() {
@@ -169,7 +176,6 @@ pub async fn execute(state: &AppState, step: &ClaimedStep) -> Result<Outcome> {
                 &rendered.body,
             );
             state.memory.remember(step.lead_id, &entry).await;
-            state.lead_changed(step.workspace_id, step.lead_id).await;
             Ok(Outcome::Sent)
         }
         Delivery::Refused { retry_after } => {
