@@ -28,6 +28,15 @@ async fn a_step_due_in_quiet_hours_waits_for_the_next_allowed_local_time() {
     let lead = env
         .lead(json!({"email": true}), Some("America/New_York"))
         .await;
+    // No zone and no country: the workspace's default zone decides (noon in Tokyo).
+    sqlx::query("UPDATE workspaces SET settings = '{\"timezone\": \"Asia/Tokyo\"}' WHERE id = $1")
+        .bind(env.workspace)
+        .execute(env.db())
+        .await
+        .unwrap();
+    let tokyo = env
+        .lead_full(env.workspace, json!({"email": true}), None, None)
+        .await;
     env.campaign(&["hot"], json!([{"channel": "email", "delay_secs": 0}]))
         .await;
     let mut settings = settings(&env);
@@ -39,45 +48,55 @@ async fn a_step_due_in_quiet_hours_waits_for_the_next_allowed_local_time() {
     app.env
         .triage(lead, Category::Hot, &Uuid::now_v7().to_string())
         .await;
+    app.env
+        .triage(tokyo, Category::Hot, &Uuid::now_v7().to_string())
+        .await;
     let db = app.db().clone();
-    let (status, outcome, due_at): (String, Option<String>, DateTime<Utc>) = eventually(120, "the step rescheduled", || async {
-        sqlx::query_as("SELECT status, outcome, due_at FROM scheduled_steps WHERE lead_id = $1 AND outcome IS NOT NULL")
+    let sent_at = |lead: Uuid| {
+        let db = db.clone();
+        async move {
+            sqlx::query_scalar::<_, DateTime<Utc>>(
+                "SELECT created_at FROM communications WHERE lead_id = $1",
+            )
             .bind(lead)
             .fetch_optional(&db)
             .await
             .unwrap()
-    })
-    .await;
+        }
+    };
+    let (status, outcome, due_at): (String, Option<String>, DateTime<Utc>) =
+        eventually(120, "the step rescheduled", || async {
+            sqlx::query_as("SELECT status, outcome, due_at FROM scheduled_steps WHERE lead_id = $1 AND outcome IS NOT NULL")
+                .bind(lead)
+                .fetch_optional(&db)
+                .await
+                .unwrap()
+        })
+        .await;
     assert_eq!(
         (status.as_str(), outcome.as_deref()),
         ("pending", Some("quiet_hours"))
     );
     assert_eq!(due_at, utc(2025, 6, 4, 12, 0), "08:00 in New York");
+    let tokyo_at = eventually(120, "the Tokyo lead's email", || sent_at(tokyo)).await;
     assert_eq!(
-        app.env
-            .count("SELECT count(*) FROM send_reservations")
-            .await,
-        0,
-        "nothing sent at night"
+        tokyo_at,
+        utc(2025, 6, 4, 3, 0),
+        "noon in Tokyo: sent at once"
+    );
+    assert_eq!(
+        sent_at(lead).await,
+        None,
+        "nothing sent at night in New York"
     );
 
     // One minute early: still nothing; at 08:00 local it goes out.
     clock.set(utc(2025, 6, 4, 11, 59));
     tokio::time::sleep(std::time::Duration::from_millis(600)).await;
-    assert_eq!(
-        app.env.count("SELECT count(*) FROM communications").await,
-        0
-    );
+    assert_eq!(sent_at(lead).await, None);
     clock.set(utc(2025, 6, 4, 12, 0));
-    let sent_at: DateTime<Utc> = eventually(120, "the email sent", || async {
-        sqlx::query_scalar("SELECT created_at FROM communications WHERE lead_id = $1")
-            .bind(lead)
-            .fetch_optional(&db)
-            .await
-            .unwrap()
-    })
-    .await;
-    assert_eq!(sent_at, utc(2025, 6, 4, 12, 0));
+    let at = eventually(120, "the email sent", || sent_at(lead)).await;
+    assert_eq!(at, utc(2025, 6, 4, 12, 0));
 }
 
 #[tokio::test]

@@ -92,10 +92,16 @@ async fn run(state: &AppState, step: &ClaimedStep) -> Result<Outcome> {
     let Some(address) = lead.address(step.channel) else {
         return end(state, step, "skipped", "no_address", &[step.channel], now).await;
     };
+    // The workspace's own default zone, else the deployment's.
+    let fallback_tz = lead
+        .workspace_timezone
+        .as_deref()
+        .and_then(|tz| tz.parse().ok())
+        .unwrap_or(state.config.default_tz);
     let tz = quiet_hours::recipient_tz(
         lead.timezone.as_deref(),
         lead.country.as_deref(),
-        state.config.default_tz,
+        fallback_tz,
     );
     let allowed_at = quiet_hours::next_allowed(now, tz, &state.config.quiet);
     if allowed_at > now {

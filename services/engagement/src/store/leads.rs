@@ -34,6 +34,8 @@ pub struct LeadContact {
     pub consent: serde_json::Value,
     /// The lead's correlation id.
     pub correlation_id: String,
+    /// The workspace's default time zone (`workspaces.settings.timezone`), if set.
+    pub workspace_timezone: Option<String>,
 }
 
 impl LeadContact {
@@ -75,8 +77,10 @@ pub async fn get(
     id: Uuid,
 ) -> Result<Option<LeadContact>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, workspace_id, email, phone, name, company, title, industry, country, \
-         timezone, consent, correlation_id FROM leads WHERE id = $1 AND workspace_id = $2",
+        "SELECT l.id, l.workspace_id, l.email, l.phone, l.name, l.company, l.title, l.industry, \
+         l.country, l.timezone, l.consent, l.correlation_id, w.settings ->> 'timezone' AS workspace_timezone \
+         FROM leads l LEFT JOIN workspaces w ON w.id = l.workspace_id \
+         WHERE l.id = $1 AND l.workspace_id = $2",
     )
     .bind(id)
     .bind(workspace)

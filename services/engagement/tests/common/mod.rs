@@ -167,13 +167,25 @@ impl Env {
         self.lead_in(self.workspace, consent, timezone).await
     }
 
-    /// A lead in `workspace`.
+    /// A lead in `workspace` (country US).
     pub async fn lead_in(&self, workspace: Uuid, consent: Value, timezone: Option<&str>) -> Uuid {
+        self.lead_full(workspace, consent, timezone, Some("US"))
+            .await
+    }
+
+    /// A lead in `workspace` with the given zone and country.
+    pub async fn lead_full(
+        &self,
+        workspace: Uuid,
+        consent: Value,
+        timezone: Option<&str>,
+        country: Option<&str>,
+    ) -> Uuid {
         let id = Uuid::now_v7();
         sqlx::query(
             "INSERT INTO leads (id, workspace_id, email, name, phone, company, title, country, timezone, consent, \
              score, category, breakdown, model_version, correlation_id) \
-             VALUES ($1, $2, $3, 'Dana Scully', '+14155550100', 'Initech', 'VP of Engineering', 'US', $4, $5, \
+             VALUES ($1, $2, $3, 'Dana Scully', '+14155550100', 'Initech', 'VP of Engineering', $6, $4, $5, \
              90, 'hot', '[]'::jsonb, 1, 'corr-test')",
         )
         .bind(id)
@@ -181,6 +193,7 @@ impl Env {
         .bind(format!("dana.{}@initech.example", id.simple()))
         .bind(timezone)
         .bind(consent)
+        .bind(country)
         .execute(self.db())
         .await
         .expect("insert lead");
