@@ -198,11 +198,15 @@ async fn closed_loop_moves_traffic_to_the_better_variant_and_pauses_on_budget() 
         .parse()
         .unwrap();
 
-    // 2,000 leads: half through REST batches (one correlation id each), half on leads.inbound.
+    // 2,000 leads: half through REST batches (one correlation id each), half
+    // on leads.inbound, in chunks of 100 every 2 s (a steady arrival, not one
+    // burst, so the loop has time to learn while leads still arrive).
     let run = env.id.clone();
     let correlation = format!("e2e-{run}");
-    for chunk in 0..(LEADS_REST / 500) {
-        let leads: Vec<Value> = (chunk * 500..(chunk + 1) * 500)
+    let producer = suite_bus::Producer::new(&env.settings.kafka).unwrap();
+    let inbound = env.settings.topic("leads.inbound");
+    for chunk in 0..(LEADS_REST / 100) {
+        let leads: Vec<Value> = (chunk * 100..(chunk + 1) * 100)
             .map(|i| lead(i, &run))
             .collect();
         let (status, body) = http
@@ -214,26 +218,25 @@ async fn closed_loop_moves_traffic_to_the_better_variant_and_pauses_on_budget() 
             )
             .await;
         assert_eq!(status, 200, "{body}");
-        assert_eq!(body["created"], 500, "{}", body["rejected"]);
-    }
-    let producer = suite_bus::Producer::new(&env.settings.kafka).unwrap();
-    let inbound = env.settings.topic("leads.inbound");
-    let mut sends = Vec::new();
-    for i in LEADS_REST..LEADS_REST + LEADS_KAFKA {
-        let mut body = lead(i, &run);
-        body["workspace_id"] = json!(ws.id);
-        sends.push(producer.send(OutgoingRecord {
-            topic: inbound.clone(),
-            key: Some(format!("{}:{i}", ws.id).into_bytes()),
-            payload: serde_json::to_vec(&body).unwrap(),
-            headers: vec![(
-                "correlationid".into(),
-                format!("{correlation}-kafka").into_bytes(),
-            )],
-        }));
-    }
-    for r in futures::future::join_all(sends).await {
-        r.expect("produce lead");
+        assert_eq!(body["created"], 100, "{}", body["rejected"]);
+        let mut sends = Vec::new();
+        for i in LEADS_REST + chunk * 100..LEADS_REST + (chunk + 1) * 100 {
+            let mut body = lead(i, &run);
+            body["workspace_id"] = json!(ws.id);
+            sends.push(producer.send(OutgoingRecord {
+                topic: inbound.clone(),
+                key: Some(format!("{}:{i}", ws.id).into_bytes()),
+                payload: serde_json::to_vec(&body).unwrap(),
+                headers: vec![(
+                    "correlationid".into(),
+                    format!("{correlation}-kafka").into_bytes(),
+                )],
+            }));
+        }
+        for r in futures::future::join_all(sends).await {
+            r.expect("produce lead");
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
     }
 
     // Play the recipients: every new sent email converts with its variant's rate.
