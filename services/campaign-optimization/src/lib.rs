@@ -48,5 +48,7 @@ pub async fn run(
     platform.spawn(move |stop| optimizer::run_allocator(allocator, stop));
     let refresher = state.clone();
     platform.spawn(move |stop| optimizer::summary::run_refresher(refresher, stop));
+    let pool = platform.db.primary().clone();
+    platform.spawn(move |stop| optimizer::housekeeping::run_pruner(pool, stop));
     suite_app::serve(platform, listener, api::router(state), api::docs_router()).await
 }

@@ -483,3 +483,27 @@ async fn interactions_of_many_campaigns_are_counted_once_in_batches() {
         "batches: {count}, interactions: {sum}"
     );
 }
+
+#[tokio::test]
+async fn old_send_outcomes_are_pruned_and_recent_ones_kept() {
+    let svc = spawn(&[]).await;
+    let created = svc.create(&campaign_body("Retention")).await;
+    let campaign = id_of(&created);
+    for age_days in [200, 100, 10, 0] {
+        sqlx::query(
+            "INSERT INTO campaign_send_outcomes (send_id, kind, campaign_id, recorded_at) \
+             VALUES ($1, 'clicked', $2, now() - make_interval(days => $3))",
+        )
+        .bind(Uuid::now_v7())
+        .bind(campaign)
+        .bind(age_days)
+        .execute(&svc.env.db)
+        .await
+        .unwrap();
+    }
+    let pruned = campaign_optimization::optimizer::housekeeping::prune_outcomes(&svc.env.db, 90)
+        .await
+        .unwrap();
+    assert_eq!(pruned, 2);
+    assert_eq!(svc.count("campaign_send_outcomes").await, 2);
+}

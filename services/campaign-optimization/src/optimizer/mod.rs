@@ -13,6 +13,7 @@
 //! campaign's state row is claimed with `SKIP LOCKED`.
 
 pub mod decide;
+pub mod housekeeping;
 pub mod summary;
 
 use std::time::Duration;
