@@ -190,3 +190,53 @@ async fn the_latest_allocation_pauses_resumes_and_steers_variants() {
             .unwrap();
     assert_eq!(variant, variant_b);
 }
+
+#[tokio::test]
+async fn an_archived_campaign_stops_its_plans() {
+    let env = env().await;
+    let (campaign, variant) = env
+        .campaign(
+            &["warm"],
+            json!([{"channel": "email", "delay_secs": 0}, {"channel": "email", "delay_secs": 4}]),
+        )
+        .await;
+    let settings = settings(&env);
+    let app = spawn(env, settings).await;
+    let db = app.db().clone();
+    let lead = app.env.lead(json!({"email": true}), Some("UTC")).await;
+    app.env
+        .triage(lead, Category::Warm, &Uuid::now_v7().to_string())
+        .await;
+    eventually(120, "the first email", || async {
+        let s = steps(&db, lead).await;
+        (s.first().map(|s| s.2.as_str()) == Some("sent")).then_some(())
+    })
+    .await;
+    allocate(
+        &app.env,
+        campaign,
+        1,
+        CampaignStatus::Archived,
+        vec![(variant, 1.0)],
+    )
+    .await;
+    let s = eventually(120, "the second step ended", || async {
+        let s = steps(&db, lead).await;
+        (s.len() == 2 && s[1].2 != "pending" && s[1].2 != "running").then_some(s)
+    })
+    .await;
+    assert_eq!(
+        (s[1].2.as_str(), s[1].3.as_deref()),
+        ("skipped", Some("campaign_archived"))
+    );
+    let status: String = sqlx::query_scalar("SELECT status FROM outreach_plans WHERE lead_id = $1")
+        .bind(lead)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(status, "stopped");
+    assert_eq!(
+        app.env.count("SELECT count(*) FROM communications").await,
+        1
+    );
+}

@@ -74,10 +74,10 @@ async fn run(state: &AppState, step: &ClaimedStep) -> Result<Outcome> {
         Some("paused") => {
             return reschedule(state, step, now + PAUSED_RECHECK, "campaign_paused").await
         }
-        _ => return end(state, step, "skipped", "campaign_archived", &[], now).await,
+        _ => return stop(state, step, "campaign_archived").await,
     }
     let Some(lead) = leads::get(pool, step.workspace_id, step.lead_id).await? else {
-        return end(state, step, "skipped", "lead_gone", &Channel::ALL, now).await;
+        return stop(state, step, "lead_gone").await;
     };
     let latest = consent::latest(pool, step.workspace_id, step.lead_id).await?;
     let consents = consent::current(&lead, &latest);
@@ -320,6 +320,16 @@ async fn end(
     } else {
         Outcome::Skipped(reason)
     })
+}
+
+/// Ends the step and the rest of its plan.
+async fn stop(state: &AppState, step: &ClaimedStep, reason: &'static str) -> Result<Outcome> {
+    let mut tx = state.platform.db.primary().begin().await?;
+    steps::finish(&mut tx, step, "skipped", reason).await?;
+    steps::stop_plan(&mut tx, step.plan_id, reason).await?;
+    tx.commit().await?;
+    tracing::info!(step_id = %step.id, plan_id = %step.plan_id, reason, "plan stopped");
+    Ok(Outcome::Skipped(reason))
 }
 
 async fn release(state: &AppState, cap: &CapReservation) {

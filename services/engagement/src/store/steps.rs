@@ -215,3 +215,21 @@ pub async fn next_for_lead(
     .fetch_optional(db)
     .await?)
 }
+
+/// Stops a plan: its pending steps are skipped for `reason` (an archived
+/// campaign, a lead that is gone).
+pub async fn stop_plan(conn: &mut PgConnection, plan: Uuid, reason: &str) -> Result<()> {
+    sqlx::query(
+        "UPDATE scheduled_steps SET status = 'skipped', outcome = $2, updated_at = now() \
+         WHERE plan_id = $1 AND status = 'pending'",
+    )
+    .bind(plan)
+    .bind(reason)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE outreach_plans SET status = 'stopped', updated_at = now() WHERE id = $1 AND status = 'active'")
+        .bind(plan)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
