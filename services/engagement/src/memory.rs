@@ -67,7 +67,8 @@ impl Memory {
         Self { redis }
     }
 
-    fn key(&self, lead: Uuid) -> String {
+    /// The lead's memory key (hash-tagged `{lead:<id>}`, the slot of its cap keys).
+    pub fn key(&self, lead: Uuid) -> String {
         self.redis.tagged("lead", &lead.to_string(), "recent")
     }
 
@@ -112,13 +113,23 @@ impl Memory {
         .await
         .map_err(|e| tracing::warn!(error = %e, "short-term memory unavailable"))
         .ok()?;
-        if raw.is_empty() {
-            return None;
-        }
-        Some(
-            raw.iter()
-                .filter_map(|r| serde_json::from_str(r).ok())
-                .collect(),
-        )
+        parse(&raw)
     }
+
+    /// The Redis client.
+    pub fn redis(&self) -> &Redis {
+        &self.redis
+    }
+}
+
+/// Entries from their stored JSON; `None` when there are none.
+pub fn parse(raw: &[String]) -> Option<Vec<MemoryEntry>> {
+    if raw.is_empty() {
+        return None;
+    }
+    Some(
+        raw.iter()
+            .filter_map(|r| serde_json::from_str(r).ok())
+            .collect(),
+    )
 }

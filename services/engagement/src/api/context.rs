@@ -113,11 +113,11 @@ pub async fn context(
         })
         .await?
         .ok_or(ApiError::NotFound)?;
-    let (recent, source) = match state.memory.recent(id, RECENT).await {
+    let (recent, caps_left) = short_term(&state, id).await;
+    let (recent, source) = match recent {
         Some(recent) => (recent, "redis"),
         None => (long.recent.clone(), "postgres"),
     };
-    let caps_left = caps_left(&state, id).await;
     Ok(Json(Context {
         lead_id: id,
         recent,
@@ -171,37 +171,49 @@ async fn load_long_term(
     }))
 }
 
-/// Places left per channel; Redis being down reports the full caps.
-async fn caps_left(state: &AppState, lead: Uuid) -> BTreeMap<Channel, CapsLeft> {
+/// Short-term memory and cap places left, in one Redis round trip (every
+/// key carries the lead's hash tag, so they share a slot). Redis being down
+/// reports no memory and the full caps.
+async fn short_term(
+    state: &AppState,
+    lead: Uuid,
+) -> (Option<Vec<MemoryEntry>>, BTreeMap<Channel, CapsLeft>) {
     let limits = state.config.caps;
     let now = state.clock.now();
-    let redis = &state.platform.redis;
+    let redis = state.memory.redis();
     let mut pipe = redis::pipe();
+    pipe.cmd("LRANGE")
+        .arg(state.memory.key(lead))
+        .arg(0)
+        .arg(RECENT - 1);
     for channel in Channel::ALL {
         for key in caps::window_keys(redis, LeadId::from(lead), channel, now) {
             pipe.cmd("SCARD").arg(key);
         }
     }
-    let counts: Vec<u32> = async {
+    type Reply = (Vec<String>, u32, u32, u32, u32, u32, u32);
+    let reply: Option<Reply> = async {
         let mut conn = redis.conn().await?;
-        let counts: Vec<u32> = pipe.query_async(&mut conn).await?;
-        Ok::<_, suite_store::StoreError>(counts)
+        let reply: Reply = pipe.query_async(&mut conn).await?;
+        Ok::<_, suite_store::StoreError>(reply)
     }
     .await
-    .unwrap_or_default();
-    Channel::ALL
+    .map_err(|e| tracing::warn!(error = %e, "short-term memory unavailable"))
+    .ok();
+    let (raw, counts) = match reply {
+        Some((raw, a, b, c, d, e, f)) => (raw, [a, b, c, d, e, f]),
+        None => (Vec::new(), [0; 6]),
+    };
+    let caps = Channel::ALL
         .into_iter()
         .enumerate()
         .map(|(i, channel)| {
-            let day = counts.get(2 * i).copied().unwrap_or(0);
-            let week = counts.get(2 * i + 1).copied().unwrap_or(0);
-            (
-                channel,
-                CapsLeft {
-                    today: limits.per_day.saturating_sub(day),
-                    week: limits.per_week.saturating_sub(week),
-                },
-            )
+            let left = CapsLeft {
+                today: limits.per_day.saturating_sub(counts[2 * i]),
+                week: limits.per_week.saturating_sub(counts[2 * i + 1]),
+            };
+            (channel, left)
         })
-        .collect()
+        .collect();
+    (crate::memory::parse(&raw), caps)
 }
