@@ -55,7 +55,7 @@ def plot(args):
     ax.legend(loc="upper left", ncol=4, fontsize=8)
     lat = r.get("latency_ms", {})
     ax.set_title(
-        f'{r.get("scenario")} ({r.get("mode", "open")}, {describe_profile(r)}): '
+        f'{r.get("name") or r.get("scenario")} ({r.get("mode", "open")}, {describe_profile(r)}): '
         f'p50 {fmt(lat.get("p50"))} p95 {fmt(lat.get("p95"))} p99 {fmt(lat.get("p99"))} '
         f'max {fmt(lat.get("max"))} ms, {r.get("errors", 0)} errors',
         fontsize=10,
@@ -67,7 +67,8 @@ def plot(args):
     ax.plot(t, [p.get("errors", 0) for p in ts], label="errors/s", color="tab:red")
     if any("lag" in p for p in ts):
         ax2 = ax.twinx()
-        ax2.plot(t, [p.get("lag") for p in ts], label="consumer lag", color="tab:purple")
+        lag = [(p["t"], p["lag"]) for p in ts if p.get("lag") is not None]
+        ax2.plot([x for x, _ in lag], [y for _, y in lag], label="consumer lag", color="tab:purple", marker=".")
         ax2.set_ylabel("consumer lag (records)")
         ax2.legend(loc="upper right", fontsize=8)
     ax.set_ylabel("requests/s")
@@ -147,7 +148,7 @@ def row(args):
         r.get("started_at", "")[:16] + "Z",
         args.sha,
         args.machine,
-        r.get("scenario", ""),
+        r.get("name") or r.get("scenario", ""),
         describe_profile(r),
         f"{achieved:.0f}",
         fmt(lat.get("p50")),

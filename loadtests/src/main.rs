@@ -41,6 +41,9 @@ pub struct Args {
     /// lead-post, lead-batch, lead-get, interaction, context, performance, hello.
     #[arg(long)]
     pub scenario: String,
+    /// Name of the run in the report (default: the scenario), e.g. `peak`.
+    #[arg(long)]
+    pub name: Option<String>,
     /// Weighted request kinds, e.g. `lead-post=35,context=15` (default: the
     /// scenario's kind, or the seeds' mix for `mix`).
     #[arg(long)]
@@ -112,6 +115,7 @@ pub struct Args {
 #[derive(Serialize)]
 struct Report {
     scenario: String,
+    name: String,
     mode: &'static str,
     profile: Profile,
     mix: BTreeMap<String, f64>,
@@ -144,8 +148,18 @@ fn outcome(r: &Result<reqwest::Response, reqwest::Error>) -> Outcome {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+async fn main() -> std::process::ExitCode {
+    // One line per cause, no backtrace: a failed setup names the endpoint and its answer.
+    match run(Args::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("loadgen: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
     let mix = match (&args.mix, args.scenario.as_str()) {
         (Some(m), _) => Mix::parse(m)?,
         (None, "mix") => Mix::parse(SEEDS_MIX)?,
@@ -181,7 +195,13 @@ async fn main() -> anyhow::Result<()> {
     let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let start = Instant::now();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
-    let sampler = tokio::spawn(procs::sample(args.watch.clone(), start, stop_rx));
+    // The generator watches itself too: its CPU share is part of the picture on one machine.
+    let mut watched = args.watch.clone();
+    watched.push(procs::Watched {
+        name: "loadgen".into(),
+        pid: i32::try_from(std::process::id())?,
+    });
+    let sampler = tokio::spawn(procs::sample(watched, start, stop_rx));
     let sec = move |t: Instant| t.saturating_duration_since(start).as_secs() as usize;
 
     let mode = if let Some(workers) = args.closed_loop {
@@ -261,6 +281,7 @@ async fn main() -> anyhow::Result<()> {
         .summary(elapsed, |t| profile.rate_at(t, args.duration));
     let report = Report {
         scenario: args.scenario.clone(),
+        name: args.name.clone().unwrap_or_else(|| args.scenario.clone()),
         mode,
         profile,
         mix: mix.percentages(),
@@ -279,7 +300,8 @@ async fn main() -> anyhow::Result<()> {
         std::fs::write(out, &json).with_context(|| format!("write {}", out.display()))?;
         let l = report.summary.latency_ms;
         println!(
-            "{} {}: {} requests, {:.0}/s, p50 {:.1} p95 {:.1} p99 {:.1} max {:.1} ms, {} errors -> {}",
+            "{} ({}, {}): {} requests, {:.0}/s, p50 {:.1} p95 {:.1} p99 {:.1} max {:.1} ms, {} errors -> {}",
+            report.name,
             report.scenario,
             report.mode,
             report.summary.requests,

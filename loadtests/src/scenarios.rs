@@ -293,8 +293,8 @@ async fn must(what: &str, req: reqwest::RequestBuilder) -> anyhow::Result<serde_
     let status = resp.status();
     let body = resp.text().await.unwrap_or_default();
     if !status.is_success() {
-        let hint = if matches!(status.as_u16(), 404 | 405) && !body.contains("\"type\"") {
-            " — the endpoint does not exist in the running service"
+        let hint = if matches!(status.as_u16(), 404 | 405) {
+            " (is the endpoint missing from the running service?)"
         } else {
             ""
         };
