@@ -13,18 +13,28 @@ correction, as in loadgen). Once a second it samples the consumer lag of
 lead-triage's group on `leads.inbound` (high watermark - committed offset)
 and lead-triage's RSS and CPU.
 
+With --plan-every N (default 50) it also measures "lead accepted -> engagement
+planned" (DESIGN.md §10: p95 <= 1 s): for every Nth lead triaged hot, warm or
+nurture it polls engagement's GET /v1/leads/{id}/context every 100 ms until
+the lead has a current step or a recent message, and takes the time from the
+lead's scheduled produce time. Setup creates a campaign targeting those
+categories through POST /v1/campaigns (a missing endpoint fails the run).
+
 Uses confluent-kafka (the client DESIGN.md §11 found working against tansu)
 instead of a Rust producer in loadgen, so that the generator does not compile
 librdkafka; psutil reads the service's /proc figures.
 """
 
 import argparse
+import http.client
 import json
+import queue
 import random
 import sys
 import threading
 import time
 from datetime import datetime, timezone
+from urllib.parse import urlsplit
 
 import numpy as np
 import psutil
@@ -74,6 +84,61 @@ def correlation_id(msg):
     return body.get("correlation_id") or data.get("correlation_id") or ""
 
 
+PLANNED_TOPICS = {"leads.hot", "leads.warm", "leads.nurture"}
+
+
+class Api:
+    """A keep-alive HTTP/1.1 client of one service (stdlib only)."""
+
+    def __init__(self, base, key):
+        u = urlsplit(base)
+        self.host, self.port, self.key = u.hostname, u.port or 80, key
+        self.conn = None
+
+    def call(self, method, path, body=None):
+        for attempt in (1, 2):
+            try:
+                if self.conn is None:
+                    self.conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+                headers = {"Authorization": f"Bearer {self.key}"}
+                data = None
+                if body is not None:
+                    data = json.dumps(body).encode()
+                    headers["Content-Type"] = "application/json"
+                self.conn.request(method, path, body=data, headers=headers)
+                resp = self.conn.getresponse()
+                text = resp.read().decode("utf-8", "replace")
+                return resp.status, text
+            except (OSError, http.client.HTTPException):
+                self.conn = None
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+
+def default_campaign(run):
+    return {
+        "name": f"kafka-ingest {run}",
+        "target_categories": ["hot", "warm", "nurture"],
+        "objective": "click",
+        "ladder": [{"channel": "email", "delay_secs": 0}, {"channel": "sms", "delay_secs": 86400}],
+        "daily_budget_micros": 1_000_000_000_000,
+        "channel_costs": {"email": 1000, "sms": 20000, "phone": 150000},
+        "min_share": 0.05,
+        "warmup_sends": 100,
+        "variants": [
+            {"name": "A", "content": {
+                "email": {"subject": "{{ first_name | default(\"there\") }}, a quick question",
+                          "body": "Hi {{ name }}, teams like yours cut lead response time in half."},
+                "sms": {"body": "Hi {{ name }}, can we help with lead response times?"}}},
+            {"name": "B", "content": {
+                "email": {"subject": "Respond to every lead in minutes",
+                          "body": "Hello {{ name }}, here is a two-minute demo."},
+                "sms": {"body": "{{ name }}: a two-minute demo? Reply YES."}}},
+        ],
+    }
+
+
 def pct(values):
     if not values:
         return {"p50": None, "p95": None, "p99": None, "max": None}
@@ -96,6 +161,11 @@ def main():
     ap.add_argument("--group", default="lead-triage", help="lead-triage's consumer group")
     ap.add_argument("--seed", type=int, default=int(time.time()))
     ap.add_argument("--watch", action="append", default=[], help="NAME=PID to sample (repeatable)")
+    ap.add_argument("--engagement-url", default="http://127.0.0.1:8082")
+    ap.add_argument("--optimization-url", default="http://127.0.0.1:8083")
+    ap.add_argument("--api-key", default="", help="API key (DEMO_API_KEY) for the plan probe")
+    ap.add_argument("--plan-every", type=int, default=50, help="probe the plan of every Nth lead (0: off)")
+    ap.add_argument("--plan-timeout", type=float, default=30.0, help="seconds to wait for a plan")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
     run = args.seed
@@ -116,6 +186,24 @@ def main():
             start_at.append(TopicPartition(t, p, hi if hi >= 0 else OFFSET_BEGINNING))
     reader.assign(start_at)
 
+    campaign_id = None
+    if args.plan_every > 0:
+        status, text = Api(args.optimization_url, args.api_key).call("POST", "/v1/campaigns", default_campaign(run))
+        if not 200 <= status < 300:
+            sys.exit(f"kafka-ingest: setup: POST /v1/campaigns on campaign-optimization: HTTP {status}: {text[:600]}")
+        campaign_id = json.loads(text).get("id")
+        status, text = Api(args.engagement_url, args.api_key).call(
+            "GET", "/v1/leads/00000000-0000-7000-8000-000000000000/context")
+        if status not in (200, 404) or (status == 404 and '"type"' not in text):
+            sys.exit(f"kafka-ingest: setup: GET /v1/leads/{{id}}/context on engagement: HTTP {status}: {text[:600]}")
+    plan_queue = queue.Queue()
+    planned = {}
+    not_planned = []
+    enqueued = [0]
+
+    def expected_plans():
+        return enqueued[0]
+
     scheduled = {}
     received = {}
     delivery_errors = []
@@ -131,7 +219,17 @@ def main():
             cid = correlation_id(msg)
             if isinstance(cid, str) and cid.startswith(prefix):
                 with lock:
+                    first = cid not in received
                     received.setdefault(cid, (now, msg.topic()))
+                seq = int(cid[len(prefix):])
+                if first and args.plan_every > 0 and seq % args.plan_every == 0 and msg.topic() in PLANNED_TOPICS:
+                    try:
+                        lead_id = json.loads(msg.value()).get("lead_id")
+                    except (TypeError, ValueError):
+                        lead_id = None
+                    if lead_id:
+                        enqueued[0] += 1
+                        plan_queue.put((cid, lead_id, now))
 
     lag_samples = []
     watched = []
@@ -171,7 +269,34 @@ def main():
                 except psutil.Error as e:
                     usage[name]["error"] = str(e)
 
-    threads = [threading.Thread(target=consume, daemon=True), threading.Thread(target=sample, daemon=True)]
+    def probe_plans():
+        api = Api(args.engagement_url, args.api_key)
+        pending = []  # (cid, lead_id, seen_at)
+        while not (stop.is_set() and not pending):
+            try:
+                while True:
+                    pending.append(plan_queue.get_nowait())
+            except queue.Empty:
+                pass
+            still = []
+            for cid, lead_id, seen in pending:
+                try:
+                    status, text = api.call("GET", f"/v1/leads/{lead_id}/context")
+                    ctx = json.loads(text) if status == 200 else {}
+                except (OSError, http.client.HTTPException, ValueError):
+                    ctx = {}
+                now = time.monotonic()
+                if ctx.get("current_step") or ctx.get("recent"):
+                    planned[cid] = now
+                elif now - seen > args.plan_timeout or stop.is_set():
+                    not_planned.append(cid)
+                else:
+                    still.append((cid, lead_id, seen))
+            pending = still
+            time.sleep(0.1)
+
+    threads = [threading.Thread(target=consume, daemon=True), threading.Thread(target=sample, daemon=True),
+               threading.Thread(target=probe_plans, daemon=True)]
     for th in threads:
         th.start()
     initial_lag = lag_now()
@@ -207,9 +332,13 @@ def main():
             if len(received) >= total:
                 break
         time.sleep(0.2)
+    plan_deadline = time.monotonic() + (args.plan_timeout if args.plan_every > 0 else 0)
+    while time.monotonic() < plan_deadline and (not plan_queue.empty() or
+                                                 len(planned) + len(not_planned) < expected_plans()):
+        time.sleep(0.2)
     stop.set()
     for th in threads:
-        th.join(timeout=15)
+        th.join(timeout=max(15, args.plan_timeout))
     final_lag = lag_now()
     elapsed = time.monotonic() - start
 
@@ -287,6 +416,15 @@ def main():
             "final_lag": final_lag,
             "drain_s": args.drain,
         },
+        "plan": {
+            "what": "lead produced (scheduled) -> engagement context shows a current step or a message",
+            "every": args.plan_every,
+            "campaign_id": campaign_id,
+            "probed": len(planned) + len(not_planned),
+            "planned": len(planned),
+            "not_planned_within_timeout": len(not_planned),
+            "latency_ms": pct([(at - scheduled[cid]) * 1000 for cid, at in planned.items()]),
+        },
         "timeseries": ts,
         "services": services,
     }
@@ -295,7 +433,8 @@ def main():
     lat = report["latency_ms"]
     print(f'kafka-ingest: produced {total} at {args.rate}/s, triaged {len(e2e)}, '
           f'e2e p50 {lat["p50"]} p95 {lat["p95"]} p99 {lat["p99"]} ms, max lag {report["kafka"]["max_lag"]}, '
-          f'{report["errors"]} errors -> {args.out}')
+          f'{report["errors"]} errors; planned {len(planned)} of {len(planned) + len(not_planned)} probed, '
+          f'plan p95 {report["plan"]["latency_ms"]["p95"]} ms -> {args.out}')
     reader.close()
     lagger.close()
 

@@ -144,6 +144,11 @@ def row(args):
     if r.get("scenario") == "kafka-ingest":
         k = r.get("kafka", {})
         per_kind = f'produced {k.get("produced")}, triaged {k.get("triaged")}, max lag {k.get("max_lag")}'
+        plan = r.get("plan") or {}
+        if plan.get("probed"):
+            pl = plan["latency_ms"]
+            per_kind += (f'; accepted→planned p50 {fmt(pl["p50"])} p95 {fmt(pl["p95"])} ms '
+                         f'({plan["planned"]} of {plan["probed"]} probed planned)')
     cells = [
         r.get("started_at", "")[:16] + "Z",
         args.sha,
