@@ -171,3 +171,72 @@ async fn fifty_concurrent_sends_across_two_campaigns_respect_a_cap_of_three_a_da
         0
     );
 }
+
+#[tokio::test]
+async fn thirty_concurrent_sends_never_spend_more_than_the_day_budget() {
+    let env = env().await;
+    let (campaign, variant) = env.campaign(&["hot"], json!([])).await;
+    // A budget for exactly 4 emails at 2,500 micros each.
+    sqlx::query(
+        "UPDATE campaigns SET daily_budget_micros = 10000, channel_costs = '{\"email\": 2500}' WHERE id = $1",
+    )
+    .bind(campaign)
+    .execute(env.db())
+    .await
+    .unwrap();
+    let mut settings = settings(&env);
+    settings.engagement.cap_per_day = 50;
+    settings.engagement.cap_per_week = 50;
+    settings.database.max_connections = 32;
+    settings.redis.pool_size = 16;
+    settings.redis.command_timeout_ms = 5_000;
+    let platform = suite_app::Platform::connect(settings, CancellationToken::new())
+        .await
+        .unwrap();
+    let state = engagement::build_state(platform, Arc::new(SystemClock)).unwrap();
+    let now = Utc::now();
+    let db = env.db().clone();
+    for _ in 0..30 {
+        let lead = env.lead(json!({"email": true}), Some("UTC")).await;
+        let plan = plans::NewPlan {
+            id: Uuid::now_v7(),
+            workspace_id: env.workspace,
+            lead_id: lead,
+            campaign_id: campaign,
+            variant_id: variant,
+            category: "hot".into(),
+            correlation_id: "corr-budget".into(),
+            steps: vec![PlannedStep {
+                index: 0,
+                channel: Channel::Email,
+                due_at: now,
+            }],
+        };
+        let mut tx = db.begin().await.unwrap();
+        assert!(plans::insert(&mut tx, &plan).await.unwrap());
+        tx.commit().await.unwrap();
+    }
+    let claimed = step_store::claim(&db, now, now + Duration::minutes(5), 100)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 30);
+    let outcomes =
+        futures::future::join_all(claimed.iter().map(|step| send::execute(&state, step))).await;
+    let outcomes: Vec<Outcome> = outcomes.into_iter().map(Result::unwrap).collect();
+    let sent = outcomes.iter().filter(|o| **o == Outcome::Sent).count();
+    let held = outcomes
+        .iter()
+        .filter(|o| **o == Outcome::Rescheduled("budget_spent"))
+        .count();
+    assert_eq!((sent, held), (4, 26), "{outcomes:?}");
+    assert_eq!(env.count("SELECT count(*) FROM communications").await, 4);
+    let tomorrow = engagement::outreach::budget::next_day_start(now);
+    let waiting: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM scheduled_steps WHERE status = 'pending' AND outcome = 'budget_spent' AND due_at = $1",
+    )
+    .bind(tomorrow)
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!(waiting, 26, "the rest wait for the next day's budget");
+}

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rdkafka::consumer::{BaseConsumer, Consumer as _};
+use rdkafka::consumer::BaseConsumer;
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -78,7 +78,14 @@ impl<H: Handler> Dispatcher<H> {
                 Some(done) = self.tasks.join_next(), if !self.tasks.is_empty() => self.on_done(done),
                 Some(control) = self.control.recv() => self.on_control(control).await,
                 () = shutdown.cancelled() => return,
-                record = self.records.recv() => match record {
+                // Backpressure: past the bound, records stay in the channel and
+                // the poll thread waits to hand over the next one, so the
+                // client's prefetch (bounded by queued.max.messages.kbytes)
+                // fills and fetching stops by itself. librdkafka's
+                // pause/resume is not used: cycled as often as a busy partition
+                // needs it, it can leave a partition paused for good
+                // (confluentinc/librdkafka#5591, #5111), and did so here.
+                record = self.records.recv(), if self.queued() < self.max_queued() => match record {
                     Some(record) => self.on_record(record),
                     None => {
                         self.fatal = Some(ConsumerError::PollThread("poll thread stopped".into()));
@@ -101,31 +108,28 @@ impl<H: Handler> Dispatcher<H> {
         self.dispatch(&key);
     }
 
-    /// Starts queued records of `key` up to the in-flight bound and pauses or
-    /// resumes fetching by the queue's length.
+    /// Records received and not started, over all partitions.
+    fn queued(&self) -> usize {
+        self.partitions.values().map(PartitionState::queued).sum()
+    }
+
+    /// Most records held waiting to start before the runner stops taking
+    /// more: enough to keep every partition's in-flight bound busy.
+    fn max_queued(&self) -> usize {
+        self.max_in_flight.saturating_mul(4).max(64)
+    }
+
+    /// Starts queued records of `key` up to the in-flight bound.
     fn dispatch(&mut self, key: &PartitionKey) {
         let Some(state) = self.partitions.get_mut(key) else {
             return;
         };
-        while let Some(record) = state.next_ready(self.max_in_flight) {
+        let ordered = self.shared.handler.ordered_by_key();
+        while let Some(record) = state.next_ready(self.max_in_flight, ordered) {
             let shared = self.shared.clone();
             let (k, generation, offset) = (key.clone(), state.generation, record.offset);
             self.tasks
                 .spawn(async move { (k, generation, offset, process(shared, record).await) });
-        }
-        let pause = state.queued() >= self.max_in_flight;
-        let resume = state.queued() <= self.max_in_flight / 2;
-        if pause != state.paused && (pause || resume) {
-            state.paused = pause;
-            let tpl = single(key, Offset::Invalid);
-            let result = if pause {
-                self.consumer.pause(&tpl)
-            } else {
-                self.consumer.resume(&tpl)
-            };
-            if let Err(e) = result {
-                tracing::debug!(error = %e, ?key, pause, "pause/resume failed");
-            }
         }
         self.report_queue_length();
     }
@@ -205,10 +209,6 @@ impl<H: Handler> Dispatcher<H> {
         for key in &revoked {
             if let Some(state) = self.partitions.get_mut(key) {
                 state.clear_queue();
-                if state.paused {
-                    state.paused = false;
-                    let _ = self.consumer.resume(&single(key, Offset::Invalid));
-                }
             }
         }
         let busy = |d: &Self| {

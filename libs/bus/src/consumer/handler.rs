@@ -35,11 +35,23 @@ use super::Record;
 pub trait Handler: Send + Sync + 'static {
     /// Processes `record`.
     fn handle(&self, record: &Record) -> impl Future<Output = Result<(), HandlerError>> + Send;
+
+    /// Whether records with the same key are handled one at a time in offset
+    /// order (the default). A handler whose effects commute (counters deduped
+    /// by event id, say) returns `false`, and a partition's records are then
+    /// handled concurrently up to the in-flight bound whatever their keys.
+    fn ordered_by_key(&self) -> bool {
+        true
+    }
 }
 
 impl<T: Handler> Handler for Arc<T> {
     fn handle(&self, record: &Record) -> impl Future<Output = Result<(), HandlerError>> + Send {
         T::handle(self, record)
+    }
+
+    fn ordered_by_key(&self) -> bool {
+        T::ordered_by_key(self)
     }
 }
 

@@ -29,8 +29,6 @@ pub(crate) struct PartitionState {
     running: HashMap<i64, Option<Vec<u8>>>,
     /// Keys of running records.
     busy_keys: HashSet<Vec<u8>>,
-    /// Fetching paused because `queue` is long.
-    pub(crate) paused: bool,
 }
 
 impl PartitionState {
@@ -43,7 +41,6 @@ impl PartitionState {
             queue: VecDeque::new(),
             running: HashMap::new(),
             busy_keys: HashSet::new(),
-            paused: false,
         }
     }
 
@@ -53,11 +50,17 @@ impl PartitionState {
         self.queue.push_back(record);
     }
 
-    /// The next record to start: the oldest queued one whose key is not
-    /// running, if fewer than `max_in_flight` are running.
-    pub(crate) fn next_ready(&mut self, max_in_flight: usize) -> Option<Record> {
+    /// The next record to start, if fewer than `max_in_flight` are running:
+    /// the oldest queued one whose key is not running, or simply the oldest
+    /// when records need not be `ordered` by key.
+    pub(crate) fn next_ready(&mut self, max_in_flight: usize, ordered: bool) -> Option<Record> {
         if self.running.len() >= max_in_flight.max(1) {
             return None;
+        }
+        if !ordered {
+            let record = self.queue.pop_front()?;
+            self.running.insert(record.offset, None);
+            return Some(record);
         }
         let position = self
             .queue
@@ -150,7 +153,7 @@ mod tests {
     }
 
     fn started(p: &mut PartitionState, max: usize) -> Vec<i64> {
-        std::iter::from_fn(|| p.next_ready(max).map(|r| r.offset)).collect()
+        std::iter::from_fn(|| p.next_ready(max, true).map(|r| r.offset)).collect()
     }
 
     #[test]
@@ -212,10 +215,25 @@ mod tests {
             p.receive(rec(o));
         }
         assert_eq!(started(&mut p, 4).len(), 4);
-        assert_eq!(p.next_ready(4).map(|r| r.offset), None);
+        assert_eq!(p.next_ready(4, true).map(|r| r.offset), None);
         p.finish(2);
-        assert_eq!(p.next_ready(4).map(|r| r.offset), Some(4));
+        assert_eq!(p.next_ready(4, true).map(|r| r.offset), Some(4));
         assert_eq!(p.queued(), 5);
+    }
+
+    #[test]
+    fn unordered_handlers_run_one_key_concurrently() {
+        let mut p = PartitionState::new(1);
+        for o in 0..6 {
+            p.receive(keyed(o, Some("campaign")));
+        }
+        let unordered: Vec<i64> =
+            std::iter::from_fn(|| p.next_ready(4, false).map(|r| r.offset)).collect();
+        assert_eq!(unordered, vec![0, 1, 2, 3], "bounded, in offset order");
+        p.finish(1);
+        assert_eq!(p.next_ready(4, false).map(|r| r.offset), Some(4));
+        p.finish(0);
+        assert_eq!(p.take_new_watermark(), Some(2));
     }
 
     #[test]

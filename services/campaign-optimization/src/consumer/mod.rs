@@ -95,4 +95,12 @@ impl Handler for InteractionHandler {
         .increment(1);
         Ok(())
     }
+
+    /// Interactions are keyed by campaign, so one busy campaign's records
+    /// share a key; counting commutes (each interaction is deduped by id in
+    /// the transaction that counts it), so they need not wait for each other
+    /// and the batcher gets whole batches to group-commit.
+    fn ordered_by_key(&self) -> bool {
+        false
+    }
 }

@@ -16,6 +16,7 @@ use suite_domain::{Channel, LeadId};
 
 use crate::error::Result;
 use crate::memory::MemoryEntry;
+use crate::outreach::budget::{self, BudgetReservation};
 use crate::outreach::{caps, quiet_hours, CapReservation};
 use crate::providers::OutgoingMessage;
 use crate::state::AppState;
@@ -148,6 +149,26 @@ async fn run(state: &AppState, step: &ClaimedStep) -> Result<Outcome> {
         let retry_at = decision.retry_at.unwrap_or(now + Duration::hours(1));
         return reschedule(state, step, retry_at, "frequency_cap").await;
     };
+    // The campaign's day budget, after the caps (a capped step holds no budget).
+    let Some((daily_budget, cost)) =
+        campaigns::budget(pool, step.campaign_id, step.channel).await?
+    else {
+        release(state, &cap).await;
+        return stop(state, step, "campaign_archived").await;
+    };
+    let Some(spend) = budget::reserve(
+        &state.platform.redis,
+        step.campaign_id,
+        &key,
+        cost,
+        daily_budget,
+        now,
+    )
+    .await?
+    else {
+        release(state, &cap).await;
+        return reschedule(state, step, budget::next_day_start(now), "budget_spent").await;
+    };
     let send_id = match reservations::reserve(pool, step, route.provider.name()).await? {
         Reserved::Fresh(id) => id,
         Reserved::Existing { id, status } => {
@@ -187,11 +208,13 @@ async fn run(state: &AppState, step: &ClaimedStep) -> Result<Outcome> {
         Delivery::Refused { retry_after } => {
             reservations::abandon(pool, send_id).await?;
             release(state, &cap).await;
+            release_spend(state, &spend).await;
             let at = now + Duration::from_std(retry_after).unwrap_or(Duration::seconds(30));
             reschedule(state, step, at, "breaker_open").await
         }
         Delivery::Permanent { failure, calls } => {
             release(state, &cap).await;
+            release_spend(state, &spend).await;
             let error = format!("{failure:?}");
             let mut tx = pool.begin().await?;
             reservations::settle(&mut tx, send_id, "failed", calls, None, Some(&error)).await?;
@@ -211,6 +234,7 @@ async fn run(state: &AppState, step: &ClaimedStep) -> Result<Outcome> {
         }
         Delivery::Exhausted { failure, calls } => {
             release(state, &cap).await;
+            release_spend(state, &spend).await;
             let error = format!("{failure:?}");
             let mut tx = pool.begin().await?;
             reservations::settle(&mut tx, send_id, "failed", calls, None, Some(&error)).await?;
@@ -330,6 +354,12 @@ async fn stop(state: &AppState, step: &ClaimedStep, reason: &'static str) -> Res
     tx.commit().await?;
     tracing::info!(step_id = %step.id, plan_id = %step.plan_id, reason, "plan stopped");
     Ok(Outcome::Skipped(reason))
+}
+
+async fn release_spend(state: &AppState, spend: &BudgetReservation) {
+    if let Err(e) = budget::release(&state.platform.redis, spend).await {
+        tracing::warn!(error = %e, "budget place not released");
+    }
 }
 
 async fn release(state: &AppState, cap: &CapReservation) {

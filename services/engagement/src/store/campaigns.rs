@@ -108,3 +108,20 @@ pub async fn status(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<String>,
     .fetch_optional(db)
     .await
 }
+
+/// The day's budget of campaign `id` and the cost of one send on `channel`
+/// (micros; a channel without a cost costs 0).
+pub async fn budget(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    channel: Channel,
+) -> Result<Option<(i64, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT daily_budget_micros, coalesce((channel_costs ->> $2)::bigint, 0) \
+         FROM campaigns WHERE id = $1",
+    )
+    .bind(id)
+    .bind(channel.as_str())
+    .fetch_optional(db)
+    .await
+}

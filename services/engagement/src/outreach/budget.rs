@@ -1,0 +1,138 @@
+//! The campaign's daily budget, enforced at send time: an atomic
+//! check-and-reserve of the send's cost in Redis.
+//!
+//! campaign-optimization pauses a campaign when its consumer has counted a
+//! day's spend, but it counts from `engagement.interactions`, so it learns
+//! of a send seconds (or, with a lagging broker, minutes) after it. Without
+//! a guard here the sends made in that window overshoot the budget; with it
+//! a day's spend never exceeds the budget, whatever the optimizer's lag.
+//!
+//! # Keys
+//! One Redis hash per campaign and UTC day (the day campaign-optimization
+//! paces by), hash-tagged on the campaign:
+//!
+//! ```text
+//! {prefix}{campaign:<uuid>}:spend:<YYYY-MM-DD>   token → cost, and "_total"
+//! ```
+//!
+//! Keyed by the send's unique token, so reserving twice (a redelivered or
+//! reclaimed step) costs once and releasing twice gives back once. The hash
+//! expires a day after its day ends.
+
+use std::sync::LazyLock;
+
+use chrono::{DateTime, Duration, NaiveTime, Utc};
+use suite_store::Redis;
+use uuid::Uuid;
+
+use super::caps::CapError;
+
+/// Reserve: `KEYS` = the day's hash; `ARGV` = token, cost, budget, TTL
+/// (seconds). Returns 1 when the cost fits (or the token already holds its
+/// place), 0 when it would exceed the budget.
+const RESERVE: &str = r"
+local token = ARGV[1]
+local cost = tonumber(ARGV[2])
+local budget = tonumber(ARGV[3])
+if redis.call('HEXISTS', KEYS[1], token) == 1 then
+  return 1
+end
+local total = tonumber(redis.call('HGET', KEYS[1], '_total') or '0')
+if total + cost > budget then
+  return 0
+end
+redis.call('HSET', KEYS[1], token, cost)
+redis.call('HINCRBY', KEYS[1], '_total', cost)
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[4]))
+return 1
+";
+
+/// Release: `KEYS` = the day's hash; `ARGV` = token. Returns 1 when the
+/// token held a place.
+const RELEASE: &str = r"
+local cost = redis.call('HGET', KEYS[1], ARGV[1])
+if not cost then
+  return 0
+end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('HINCRBY', KEYS[1], '_total', -tonumber(cost))
+return 1
+";
+
+static RESERVE_SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(RESERVE));
+static RELEASE_SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(RELEASE));
+
+/// A place in a campaign's day budget, held by one send.
+#[derive(Debug, Clone)]
+pub struct BudgetReservation {
+    key: String,
+    token: String,
+}
+
+/// The start of the UTC day after `now`'s.
+pub fn next_day_start(now: DateTime<Utc>) -> DateTime<Utc> {
+    (now.date_naive() + Duration::days(1))
+        .and_time(NaiveTime::MIN)
+        .and_utc()
+}
+
+fn day_key(redis: &Redis, campaign: Uuid, now: DateTime<Utc>) -> String {
+    let day = now.date_naive().format("%Y-%m-%d");
+    redis.tagged("campaign", &campaign.to_string(), &format!("spend:{day}"))
+}
+
+/// Reserves `cost` micros of `campaign`'s budget for the day of `now` for
+/// the send `token`. `None` when the cost does not fit the day's budget;
+/// a cost of 0 always fits.
+pub async fn reserve(
+    redis: &Redis,
+    campaign: Uuid,
+    token: &str,
+    cost: i64,
+    budget: i64,
+    now: DateTime<Utc>,
+) -> Result<Option<BudgetReservation>, CapError> {
+    let key = day_key(redis, campaign, now);
+    let ttl = (next_day_start(now) + Duration::days(1) - now).num_seconds();
+    let mut conn = redis.conn().await?;
+    let fits: u8 = RESERVE_SCRIPT
+        .key(&key)
+        .arg(token)
+        .arg(cost.max(0))
+        .arg(budget.max(0))
+        .arg(ttl)
+        .invoke_async(&mut conn)
+        .await?;
+    Ok((fits == 1).then(|| BudgetReservation {
+        key,
+        token: token.to_owned(),
+    }))
+}
+
+/// Gives back the place of a send that was not made. Returns whether it
+/// still held one.
+pub async fn release(redis: &Redis, reservation: &BudgetReservation) -> Result<bool, CapError> {
+    let mut conn = redis.conn().await?;
+    let released: u8 = RELEASE_SCRIPT
+        .key(&reservation.key)
+        .arg(&reservation.token)
+        .invoke_async(&mut conn)
+        .await?;
+    Ok(released == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    #[test]
+    fn the_day_ends_at_utc_midnight() {
+        let now = Utc.with_ymd_and_hms(2025, 6, 1, 23, 59, 59).unwrap();
+        assert_eq!(
+            next_day_start(now),
+            Utc.with_ymd_and_hms(2025, 6, 2, 0, 0, 0).unwrap()
+        );
+    }
+}
