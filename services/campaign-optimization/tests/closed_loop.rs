@@ -165,6 +165,13 @@ async fn closed_loop_moves_traffic_to_the_better_variant_and_pauses_on_budget() 
     .unwrap()
     .key;
     let group = |service: &str| format!("{service}-{}", env.id);
+    // Small pools: the suite's tests share one Postgres (max_connections 100)
+    // while this one runs three services; waiting for a connection is fine.
+    let pools = [
+        ("SUITE__DATABASE__MAX_CONNECTIONS", "6"),
+        ("SUITE__DATABASE__REPLICA_MAX_CONNECTIONS", "4"),
+        ("SUITE__DATABASE__ACQUIRE_TIMEOUT_SECS", "60"),
+    ];
     let (g1, g2, g3) = (
         group("lead-triage"),
         group("engagement"),
@@ -173,7 +180,12 @@ async fn closed_loop_moves_traffic_to_the_better_variant_and_pauses_on_budget() 
     let mut triage = ServiceProcess::start(
         &binary("lead-triage"),
         &env,
-        &[("SUITE__KAFKA__GROUP_ID", g1.as_str())],
+        &[
+            ("SUITE__KAFKA__GROUP_ID", g1.as_str()),
+            pools[0],
+            pools[1],
+            pools[2],
+        ],
     )
     .await
     .unwrap();
@@ -182,6 +194,9 @@ async fn closed_loop_moves_traffic_to_the_better_variant_and_pauses_on_budget() 
         &env,
         &[
             ("SUITE__KAFKA__GROUP_ID", g2.as_str()),
+            pools[0],
+            pools[1],
+            pools[2],
             ("SUITE__ENGAGEMENT__QUIET_START", "00:00"),
             ("SUITE__ENGAGEMENT__QUIET_END", "00:00"),
             ("SUITE__ENGAGEMENT__QUIET_WEEKENDS", "false"),
@@ -193,7 +208,12 @@ async fn closed_loop_moves_traffic_to_the_better_variant_and_pauses_on_budget() 
     let mut optimizer = ServiceProcess::start(
         env!("CARGO_BIN_EXE_campaign-optimization"),
         &env,
-        &[("SUITE__KAFKA__GROUP_ID", g3.as_str())],
+        &[
+            ("SUITE__KAFKA__GROUP_ID", g3.as_str()),
+            pools[0],
+            pools[1],
+            pools[2],
+        ],
     )
     .await
     .unwrap();
@@ -303,17 +323,18 @@ async fn closed_loop_moves_traffic_to_the_better_variant_and_pauses_on_budget() 
     let mut last_report = Instant::now();
     while started.elapsed() < Duration::from_secs(540) {
         let sent_now = recipients.answer(&env.db, &http).await;
-        let shares: Option<(serde_json::Value, String)> = sqlx::query_as(
-            "SELECT shares, status FROM campaign_allocations WHERE campaign_id = $1",
-        )
-        .bind(campaign_id)
-        .fetch_optional(&env.db)
-        .await
-        .unwrap()
-        .map(|(s, st): (sqlx::types::Json<Value>, String)| (s.0, st));
-        if let Some((shares, status)) = shares {
-            for s in shares.as_array().unwrap() {
-                if s["variant_id"] == json!(variant_b) && status == "active" {
+        // B's share in the latest allocation, whatever its status: the
+        // allocation that pauses the campaign for budget still carries the
+        // optimizer's latest shares.
+        let shares: Option<sqlx::types::Json<Value>> =
+            sqlx::query_scalar("SELECT shares FROM campaign_allocations WHERE campaign_id = $1")
+                .bind(campaign_id)
+                .fetch_optional(&env.db)
+                .await
+                .unwrap();
+        if let Some(shares) = shares {
+            for s in shares.0.as_array().unwrap() {
+                if s["variant_id"] == json!(variant_b) {
                     best_b_share = best_b_share.max(s["share"].as_f64().unwrap());
                 }
             }

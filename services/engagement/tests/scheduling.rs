@@ -108,7 +108,10 @@ async fn fifty_concurrent_sends_across_two_campaigns_respect_a_cap_of_three_a_da
     let mut settings = settings(&env);
     settings.engagement.cap_per_day = 3;
     settings.engagement.cap_per_week = 10;
-    settings.database.max_connections = 32;
+    // Few connections for many concurrent sends (they queue for one): the
+    // suite's tests share one Postgres (max_connections 100) in parallel.
+    settings.database.max_connections = 10;
+    settings.database.acquire_timeout_secs = 60;
     settings.redis.pool_size = 16;
     settings.redis.command_timeout_ms = 5_000;
     let platform = suite_app::Platform::connect(settings, CancellationToken::new())
@@ -187,7 +190,10 @@ async fn thirty_concurrent_sends_never_spend_more_than_the_day_budget() {
     let mut settings = settings(&env);
     settings.engagement.cap_per_day = 50;
     settings.engagement.cap_per_week = 50;
-    settings.database.max_connections = 32;
+    // Few connections for many concurrent sends (they queue for one): the
+    // suite's tests share one Postgres (max_connections 100) in parallel.
+    settings.database.max_connections = 10;
+    settings.database.acquire_timeout_secs = 60;
     settings.redis.pool_size = 16;
     settings.redis.command_timeout_ms = 5_000;
     let platform = suite_app::Platform::connect(settings, CancellationToken::new())
