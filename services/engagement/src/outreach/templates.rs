@@ -1,4 +1,6 @@
-//! Per-variant message templates (minijinja).
+//! Per-variant message templates (minijinja): rendering at send time; the
+//! variable list, the environment and validation are shared with
+//! campaign-optimization in `suite_domain::templates`.
 //!
 //! A template is checked when its campaign is created ([`validate`]): it
 //! must parse, use only the documented lead fields ([`LEAD_VARIABLES`],
@@ -14,96 +16,17 @@
 //! text part of an email). Each render is bounded by [`FUEL`] instructions.
 
 use std::collections::BTreeMap;
-use std::sync::LazyLock;
 
-use minijinja::value::Value;
-use minijinja::{Environment, ErrorKind, UndefinedBehavior};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 #[cfg(test)]
 mod tests;
 
-/// The lead fields a template may use.
-///
-/// `first_name` and `last_name` come from the lead's `name` (first word,
-/// rest) unless given; `country` is the ISO 3166-1 alpha-2 code.
-pub const LEAD_VARIABLES: &[&str] = &[
-    "first_name",
-    "last_name",
-    "name",
-    "email",
-    "phone",
-    "company",
-    "title",
-    "industry",
-    "country",
-];
-
-/// Longest template source accepted, in bytes.
-pub const MAX_TEMPLATE_BYTES: usize = 16 * 1024;
-/// Instructions one render may execute (loops over lead fields fit easily;
-/// a runaway `range` does not).
-pub const FUEL: u64 = 100_000;
-
-static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
-    let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
-    env.set_fuel(Some(FUEL));
-    env.add_filter("default", default_filter);
-    env
-});
-
-/// `default(value, other="", lax=false)`: `other` when `value` is undefined,
-/// none or empty (and, with `lax`, any false value).
-fn default_filter(value: &Value, other: Option<Value>, lax: Option<bool>) -> Value {
-    let missing = value.is_undefined()
-        || value.is_none()
-        || value.as_str().is_some_and(str::is_empty)
-        || (lax.unwrap_or(false) && !value.is_true());
-    if missing {
-        other.unwrap_or_else(|| Value::from(""))
-    } else {
-        value.clone()
-    }
-}
-
-/// Why a template was refused.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum TemplateError {
-    /// The template does not parse.
-    #[error("syntax error on line {line}: {message}")]
-    Syntax {
-        /// Line of the error (1-based; 0 when unknown).
-        line: usize,
-        /// What is wrong.
-        message: String,
-    },
-    /// The template uses variables that are not lead fields (sorted).
-    #[error("unknown variables: {}", .0.join(", "))]
-    UnknownVariables(Vec<String>),
-    /// The template source is longer than [`MAX_TEMPLATE_BYTES`].
-    #[error("template is longer than {MAX_TEMPLATE_BYTES} bytes")]
-    TooLarge,
-    /// Rendering failed (unknown filter, wrong types, out of fuel, …).
-    #[error("cannot render: {0}")]
-    Render(String),
-}
-
-impl From<minijinja::Error> for TemplateError {
-    fn from(e: minijinja::Error) -> Self {
-        match e.kind() {
-            ErrorKind::SyntaxError | ErrorKind::BadEscape => TemplateError::Syntax {
-                line: e.line().unwrap_or(0),
-                message: e.detail().unwrap_or("invalid template").to_owned(),
-            },
-            _ => TemplateError::Render(match e.detail() {
-                Some(detail) => format!("{}: {detail}", e.kind()),
-                None => e.kind().to_string(),
-            }),
-        }
-    }
-}
+use suite_domain::templates::ENV;
+pub use suite_domain::templates::{
+    validate, TemplateError, FUEL, LEAD_VARIABLES, MAX_TEMPLATE_BYTES,
+};
 
 /// The lead's fields as templates see them (see [`LEAD_VARIABLES`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -154,31 +77,6 @@ impl LeadFields {
             ("country", plain(&self.country)),
         ])
     }
-}
-
-/// Checks `template` at campaign creation: it parses, uses no variable
-/// outside `allowed_variables` (the environment's globals such as `range`
-/// are allowed), and renders with sample values for the allowed ones.
-pub fn validate(template: &str, allowed_variables: &[&str]) -> Result<(), TemplateError> {
-    if template.len() > MAX_TEMPLATE_BYTES {
-        return Err(TemplateError::TooLarge);
-    }
-    let compiled = ENV.template_from_str(template)?;
-    let globals: Vec<&str> = ENV.globals().map(|(name, _)| name).collect();
-    let mut unknown: Vec<String> = compiled
-        .undeclared_variables(false)
-        .into_iter()
-        .filter(|v| !allowed_variables.contains(&v.as_str()) && !globals.contains(&v.as_str()))
-        .collect();
-    if !unknown.is_empty() {
-        unknown.sort_unstable();
-        return Err(TemplateError::UnknownVariables(unknown));
-    }
-    // A trial render catches what parsing cannot: unknown filters and tests,
-    // type errors, templates that run out of fuel.
-    let sample: BTreeMap<&str, &str> = allowed_variables.iter().map(|v| (*v, "Sample")).collect();
-    compiled.render(&sample)?;
-    Ok(())
 }
 
 /// Renders `template` with the lead's fields (undefined behaviour `Strict`).
