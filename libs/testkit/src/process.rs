@@ -18,7 +18,36 @@ pub struct ServiceProcess {
 
 impl ServiceProcess {
     /// Starts `bin` with environment variables pointing at `env`, plus `extra`.
+    /// Its standard output (the logs) is discarded.
     pub async fn start(bin: &str, env: &TestEnv, extra: &[(&str, &str)]) -> anyhow::Result<Self> {
+        Self::spawn(bin, env, extra, Stdio::null())
+    }
+
+    /// Like [`ServiceProcess::start`], with the process's logs as JSON lines
+    /// (at `log_level`) written to `log`, for tests that read what it logged.
+    pub async fn start_logged(
+        bin: &str,
+        env: &TestEnv,
+        extra: &[(&str, &str)],
+        log_level: &str,
+        log: &std::path::Path,
+    ) -> anyhow::Result<Self> {
+        let file =
+            std::fs::File::create(log).with_context(|| format!("create {}", log.display()))?;
+        let mut vars = vec![
+            ("SUITE__TELEMETRY__LOG_FORMAT", "json"),
+            ("SUITE__TELEMETRY__LOG_LEVEL", log_level),
+        ];
+        vars.extend_from_slice(extra);
+        Self::spawn(bin, env, &vars, Stdio::from(file))
+    }
+
+    fn spawn(
+        bin: &str,
+        env: &TestEnv,
+        extra: &[(&str, &str)],
+        stdout: Stdio,
+    ) -> anyhow::Result<Self> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
@@ -38,7 +67,7 @@ impl ServiceProcess {
             .env("SUITE__KAFKA__GROUP_ID", s.group_id())
             .env("SUITE__TELEMETRY__LOG_LEVEL", "info")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(stdout)
             .stderr(Stdio::inherit())
             .kill_on_drop(true);
         for (k, v) in extra {

@@ -147,6 +147,10 @@ impl Recipients {
     }
 }
 
+/// Per-record and per-send events are at debug; the test follows them.
+const LOG_LEVEL: &str =
+    "info,suite_bus=debug,lead_triage=debug,engagement=debug,campaign_optimization=debug";
+
 #[tokio::test]
 async fn closed_loop_moves_traffic_to_the_better_variant_and_pauses_on_budget() {
     let env = TestEnv::new("closed-loop").await.expect("env");
@@ -177,7 +181,10 @@ async fn closed_loop_moves_traffic_to_the_better_variant_and_pauses_on_budget() 
         group("engagement"),
         group("campaign-optimization"),
     );
-    let mut triage = ServiceProcess::start(
+    // Each service's JSON logs, read at the end to follow one correlation id.
+    let logs = std::env::temp_dir().join(format!("closed-loop-{}", env.id));
+    std::fs::create_dir_all(&logs).unwrap();
+    let mut triage = ServiceProcess::start_logged(
         &binary("lead-triage"),
         &env,
         &[
@@ -186,10 +193,12 @@ async fn closed_loop_moves_traffic_to_the_better_variant_and_pauses_on_budget() 
             pools[1],
             pools[2],
         ],
+        LOG_LEVEL,
+        &logs.join("lead-triage.log"),
     )
     .await
     .unwrap();
-    let mut engagement = ServiceProcess::start(
+    let mut engagement = ServiceProcess::start_logged(
         &binary("engagement"),
         &env,
         &[
@@ -202,10 +211,12 @@ async fn closed_loop_moves_traffic_to_the_better_variant_and_pauses_on_budget() 
             ("SUITE__ENGAGEMENT__QUIET_WEEKENDS", "false"),
             ("SUITE__ENGAGEMENT__SCHEDULER_POLL_MS", "100"),
         ],
+        LOG_LEVEL,
+        &logs.join("engagement.log"),
     )
     .await
     .unwrap();
-    let mut optimizer = ServiceProcess::start(
+    let mut optimizer = ServiceProcess::start_logged(
         env!("CARGO_BIN_EXE_campaign-optimization"),
         &env,
         &[
@@ -214,6 +225,8 @@ async fn closed_loop_moves_traffic_to_the_better_variant_and_pauses_on_budget() 
             pools[1],
             pools[2],
         ],
+        LOG_LEVEL,
+        &logs.join("campaign-optimization.log"),
     )
     .await
     .unwrap();
@@ -505,4 +518,26 @@ async fn closed_loop_moves_traffic_to_the_better_variant_and_pauses_on_budget() 
         let status = p.terminate(Duration::from_secs(20)).await.unwrap();
         assert!(status.success(), "exit {status}");
     }
+
+    // ... and through all three services' logs (the record and send spans
+    // carry it, so the exported traces do too).
+    let needle = format!("\"correlation_id\":\"{corr}\"");
+    for service in ["lead-triage", "engagement", "campaign-optimization"] {
+        let path = logs.join(format!("{service}.log"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().filter(|l| l.contains(&needle)).collect();
+        assert!(
+            !lines.is_empty(),
+            "{service} never logged correlation id {corr} ({})",
+            path.display()
+        );
+        for line in &lines {
+            let parsed: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert!(
+                parsed["timestamp"].is_string(),
+                "not a structured log line: {line}"
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&logs);
 }

@@ -14,6 +14,13 @@ pub fn triaged_event(
     workspace: Uuid,
     previous: Option<&str>,
 ) -> (String, Uuid, CloudEvent) {
+    tracing::debug!(
+        lead_id = %lead.id,
+        correlation_id = %lead.correlation_id,
+        category = %lead.category,
+        previous_category = previous,
+        "lead triaged"
+    );
     let data = serde_json::json!({
         "lead_id": lead.id,
         "workspace_id": workspace,

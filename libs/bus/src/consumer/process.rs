@@ -62,10 +62,12 @@ pub(crate) async fn process<H: Handler>(shared: Arc<Shared<H>>, record: Record) 
         messaging.kafka.offset = record.offset,
         messaging.consumer.group.name = %shared.group,
         messaging.message.id = record.header_str(crate::cloudevents::header::ID).unwrap_or(""),
+        correlation_id = record.header_str(crate::cloudevents::header::CORRELATION_ID).unwrap_or(""),
     );
     span.set_parent(trace::extract(&record.headers));
     let started = std::time::Instant::now();
-    let outcome = run(&shared, &record).instrument(span).await;
+    let outcome = run(&shared, &record).instrument(span.clone()).await;
+    span.in_scope(|| tracing::debug!(outcome = ?outcome, "record handled"));
     metrics::histogram!(
         AGENT_REQUEST_DURATION,
         "agent_type" => shared.service.clone(),

@@ -79,7 +79,7 @@ impl Handler for InteractionHandler {
         let outcome = self.batcher.count(interaction).await?;
         // Inside the record's span (parented on its traceparent), so logs
         // and traces follow the lead's correlation id across the agents.
-        tracing::info!(
+        tracing::debug!(
             interaction_id = %id,
             correlation_id = %correlation,
             campaign_id = ?campaign.map(|c| c.to_string()),

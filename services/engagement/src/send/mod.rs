@@ -13,6 +13,7 @@ pub mod record;
 
 use chrono::{DateTime, Duration, Utc};
 use suite_domain::{Channel, LeadId};
+use tracing::Instrument as _;
 
 use crate::error::Result;
 use crate::memory::MemoryEntry;
@@ -62,7 +63,17 @@ impl Outcome {
 /// Runs the send path for `step`, then drops the lead's cached
 /// conversation and context (its next step or history changed).
 pub async fn execute(state: &AppState, step: &ClaimedStep) -> Result<Outcome> {
-    let outcome = run(state, step).await?;
+    let span = tracing::info_span!(
+        "engagement.send",
+        step_id = %step.id,
+        plan_id = %step.plan_id,
+        lead_id = %step.lead_id,
+        campaign_id = %step.campaign_id,
+        channel = %step.channel,
+        correlation_id = %step.correlation_id,
+    );
+    let outcome = run(state, step).instrument(span.clone()).await?;
+    span.in_scope(|| tracing::debug!(outcome = outcome.label(), "step executed"));
     state.lead_changed(step.workspace_id, step.lead_id).await;
     Ok(outcome)
 }
