@@ -41,10 +41,11 @@ pub async fn conversation(
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<Conversation>, ApiError> {
     let ws = principal.workspace_id;
-    let pool = state.platform.db.read(Some(&principal.client_id())).await;
     state
         .conversations
         .get_or_load(&AppState::conversation_key(ws, id), async {
+            // Chosen only on a miss: the choice may cost a Redis round trip.
+            let pool = state.platform.db.read(Some(&principal.client_id())).await;
             if !leads::exists(&pool, ws, id).await? {
                 return Ok::<_, sqlx::Error>(None);
             }
@@ -105,10 +106,11 @@ pub async fn context(
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<Context>, ApiError> {
     let ws = principal.workspace_id;
-    let pool = state.platform.db.read(Some(&principal.client_id())).await;
     let long = state
         .contexts
         .get_or_load(&AppState::conversation_key(ws, id), async {
+            // Chosen only on a miss: the choice may cost a Redis round trip.
+            let pool = state.platform.db.read(Some(&principal.client_id())).await;
             load_long_term(&pool, ws, id).await
         })
         .await?

@@ -285,10 +285,11 @@ async fn get_one(
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<LeadView>, ApiError> {
     let ws = principal.workspace_id;
-    let pool = state.platform.db.read(Some(&principal.client_id())).await;
     let lead = state
         .leads
         .get_or_load(&cache_key(ws, id), async {
+            // Chosen only on a miss: the choice may cost a Redis round trip.
+            let pool = state.platform.db.read(Some(&principal.client_id())).await;
             reads::get(&pool, ws, id).await
         })
         .await?;
