@@ -16,7 +16,8 @@ Plots use matplotlib (installed by loadtests/lib/common into a venv under
 target/): it is the standard, well-maintained plotting library, renders PNG
 with its own bundled fonts (no system font or fontconfig dependency, which
 the Rust `plotters` crate's text rendering needs), and reads our JSON
-directly. The same venv holds confluent-kafka for the Kafka ingest scenario.
+directly. The same venv holds confluent-kafka for the Kafka scenarios
+(kafka-ingest, interactions-consume).
 """
 
 import argparse
@@ -108,6 +109,8 @@ def describe_profile(r):
     p = r.get("profile") or {}
     if p.get("shape") == "spike":
         return f'spike {p["rate"]:.0f}/s to {p["rate"] * p["factor"]:.0f}/s in {p["ramp_s"]:.0f} s'
+    if p.get("shape") == "backlog":
+        return f'{p["count"]} events (+{p["duplicates"]} dup.) produced at {r.get("target_rate", 0):.0f}/s'
     return f'{r.get("target_rate")}/s for {r.get("duration_s", 0):.0f} s'
 
 
@@ -118,6 +121,8 @@ def leads_per_second(r):
     leads = ok("lead-post") + ok("lead-batch") * r.get("batch_size", 1)
     if r.get("scenario") == "kafka-ingest":
         leads = r.get("kafka", {}).get("triaged", 0)
+    if r.get("scenario") == "interactions-consume":
+        leads = r.get("consume", {}).get("counted", 0)  # interactions counted (written), not leads
     return leads / max(r.get("duration_s", 0), 1e-9)
 
 
@@ -149,6 +154,16 @@ def row(args):
             pl = plan["latency_ms"]
             per_kind += (f'; accepted→planned p50 {fmt(pl["p50"])} p95 {fmt(pl["p95"])} ms '
                          f'({plan["planned"]} of {plan["probed"]} probed planned)')
+    if r.get("scenario") == "interactions-consume":
+        c = r.get("consume", {})
+        per_kind = (f'consumed {c.get("consumed")} of {c.get("produced")} at {c.get("consumed_per_s", 0):.0f}/s '
+                    f'(peak {c.get("peak_consumed_per_s_1s", 0):.0f}/s), ')
+        if c.get("counted") == c.get("unique") and c.get("duplicate_outcomes", 0) >= c.get("duplicates", 0):
+            per_kind += f'duplicates {c.get("duplicates")} not counted twice'
+        else:
+            per_kind += (f'duplicates {c.get("duplicates")}: counted {c.get("counted")} of {c.get("unique")} '
+                         f'unique, {c.get("duplicate_outcomes")} duplicate outcomes')
+        per_kind += f', max lag {c.get("max_lag")}'
     cells = [
         r.get("started_at", "")[:16] + "Z",
         args.sha,
