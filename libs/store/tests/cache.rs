@@ -282,3 +282,54 @@ async fn the_cache_answers_without_redis() -> anyhow::Result<()> {
     tokio::time::timeout(Duration::from_secs(2), listener).await??;
     Ok(())
 }
+
+#[tokio::test]
+async fn concurrent_misses_of_one_key_load_once() -> anyhow::Result<()> {
+    let env = env().await?;
+    let name = format!("flight-{}", env.id);
+    let cache = cache(&env, &name)?;
+    let source = Source::default();
+    source.set(Some(summary(7)));
+    let slow = |source: Source| async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        source.load().await
+    };
+    let reads = (0..50).map(|_| cache.get_or_load("hot", slow(source.clone())));
+    let got = futures::future::join_all(reads).await;
+    assert!(got
+        .iter()
+        .all(|r| matches!(r, Ok(Some(s)) if *s == summary(7))));
+    assert_eq!(source.calls(), 1, "fifty concurrent misses, one load");
+    assert_eq!(cache.loads_in_flight(), 0, "no lock left behind");
+
+    // Different keys do not wait for each other, and a cancelled caller leaves nothing behind.
+    let other = Source::default();
+    other.set(Some(summary(8)));
+    // Each loader waits for the other: this only finishes if the keys load at once.
+    let both = Arc::new(tokio::sync::Barrier::new(2));
+    let meet = |source: Source, both: Arc<tokio::sync::Barrier>| async move {
+        both.wait().await;
+        source.load().await
+    };
+    let (a, b) = tokio::time::timeout(Duration::from_secs(10), async {
+        tokio::join!(
+            cache.get_or_load("a", meet(other.clone(), both.clone())),
+            cache.get_or_load("b", meet(other.clone(), both.clone()))
+        )
+    })
+    .await
+    .expect("two keys load in parallel");
+    assert_eq!((a?, b?), (Some(summary(8)), Some(summary(8))));
+    let cancelled = tokio::time::timeout(
+        Duration::from_millis(10),
+        cache.get_or_load("c", slow(other.clone())),
+    )
+    .await;
+    assert!(cancelled.is_err());
+    assert_eq!(
+        cache.loads_in_flight(),
+        0,
+        "the cancelled caller's lock is gone"
+    );
+    Ok(())
+}

@@ -2,6 +2,12 @@
 
 use anyhow::Context as _;
 
+/// mimalloc instead of glibc malloc: under load glibc's allocator was a
+/// quarter of the service's CPU (`perf`, docs/benchmarks.md) and kept
+/// fragmented memory resident after bursts.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let settings = suite_config::load(
