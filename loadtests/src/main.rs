@@ -82,6 +82,10 @@ pub struct Args {
     /// Seconds to run.
     #[arg(long, default_value_t = 60)]
     pub duration: u64,
+    /// Seconds of unmeasured warm-up before the run: a linear ramp from 0 to
+    /// the starting rate, so the measured load meets warm connections (open model only).
+    #[arg(long, default_value_t = 0)]
+    pub warmup: u64,
     /// Requests in flight at most; a request that cannot start on time counts as an error.
     #[arg(long, default_value_t = 4096)]
     pub max_in_flight: usize,
@@ -132,6 +136,74 @@ struct Report {
 }
 
 type Shared = Arc<Mutex<Stats>>;
+
+/// Offsets (seconds) of a linear ramp from 0 to `rate` over `secs`: the
+/// n-th request is due when `rate * t² / (2 * secs)` reaches n.
+fn ramp_schedule(rate: f64, secs: u64) -> Vec<f64> {
+    let secs = secs as f64;
+    let total = (rate * secs / 2.0).floor() as u64;
+    (0..total)
+        .map(|n| (2.0 * secs * n as f64 / rate).sqrt())
+        .collect()
+}
+
+/// The open model: requests at fixed times, never waiting for answers.
+struct OpenLoop<'a> {
+    client: &'a reqwest::Client,
+    scenario: &'a Arc<scenarios::Scenario>,
+    slots: &'a Arc<Semaphore>,
+}
+
+impl OpenLoop<'_> {
+    /// Sends one request at each of `offsets` after `start` (request numbers
+    /// from `first`); a request that cannot start because every slot is in
+    /// use is recorded as not started. Returns when every answer is in.
+    async fn run(
+        &self,
+        offsets: Vec<f64>,
+        start: Instant,
+        first: u64,
+        picker: &mut scenarios::Picker,
+        stats: &Shared,
+    ) {
+        let sec = move |t: Instant| t.saturating_duration_since(start).as_secs() as usize;
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, offset) in offsets.into_iter().enumerate() {
+            let i = first + i as u64;
+            let scheduled = start + Duration::from_secs_f64(offset);
+            tokio::time::sleep_until(scheduled.into()).await;
+            let kind = picker.next_kind();
+            let Ok(permit) = self.slots.clone().try_acquire_owned() else {
+                record(
+                    stats,
+                    kind,
+                    sec(scheduled),
+                    sec(Instant::now()),
+                    0,
+                    Outcome::NotStarted,
+                );
+                continue;
+            };
+            let request = self.scenario.request(self.client, kind, i);
+            let stats = stats.clone();
+            tasks.spawn(async move {
+                let r = request.send().await;
+                let micros = u64::try_from(scheduled.elapsed().as_micros()).unwrap_or(u64::MAX);
+                drop(permit);
+                record(
+                    &stats,
+                    kind,
+                    sec(scheduled),
+                    sec(Instant::now()),
+                    micros,
+                    outcome(&r),
+                );
+            });
+            while tasks.try_join_next().is_some() {}
+        }
+        while tasks.join_next().await.is_some() {}
+    }
+}
 
 fn record(stats: &Shared, kind: Kind, sched_s: usize, done_s: usize, micros: u64, o: Outcome) {
     stats
@@ -192,6 +264,21 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .timeout(Duration::from_secs(30))
         .build()?;
     let stats: Shared = Arc::new(Mutex::new(Stats::new()));
+    if args.warmup > 0 && args.closed_loop.is_none() {
+        // A ramp to the rate, not measured: the connections a steady load
+        // keeps open exist when measuring starts (wrk2 calibrates likewise).
+        let slots = Arc::new(Semaphore::new(args.max_in_flight));
+        let open = OpenLoop {
+            client: &client,
+            scenario: &scenario,
+            slots: &slots,
+        };
+        let mut picker = mix.picker(args.seed.wrapping_add(1))?;
+        let discarded: Shared = Arc::new(Mutex::new(Stats::new()));
+        let ramp = ramp_schedule(profile.rate_at(0.0, args.duration), args.warmup);
+        open.run(ramp, Instant::now(), 1 << 50, &mut picker, &discarded)
+            .await;
+    }
     let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let start = Instant::now();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
@@ -234,42 +321,20 @@ async fn run(args: Args) -> anyhow::Result<()> {
         "closed-loop"
     } else {
         let slots = Arc::new(Semaphore::new(args.max_in_flight));
+        let open = OpenLoop {
+            client: &client,
+            scenario: &scenario,
+            slots: &slots,
+        };
         let mut picker = mix.picker(args.seed)?;
-        let mut tasks = tokio::task::JoinSet::new();
-        for (i, offset) in profile.schedule(args.duration).into_iter().enumerate() {
-            let i = i as u64;
-            let scheduled = start + Duration::from_secs_f64(offset);
-            tokio::time::sleep_until(scheduled.into()).await;
-            let kind = picker.next_kind();
-            let Ok(permit) = slots.clone().try_acquire_owned() else {
-                record(
-                    &stats,
-                    kind,
-                    sec(scheduled),
-                    sec(Instant::now()),
-                    0,
-                    Outcome::NotStarted,
-                );
-                continue;
-            };
-            let request = scenario.request(&client, kind, i);
-            let stats = stats.clone();
-            tasks.spawn(async move {
-                let r = request.send().await;
-                let micros = u64::try_from(scheduled.elapsed().as_micros()).unwrap_or(u64::MAX);
-                drop(permit);
-                record(
-                    &stats,
-                    kind,
-                    sec(scheduled),
-                    sec(Instant::now()),
-                    micros,
-                    outcome(&r),
-                );
-            });
-            while tasks.try_join_next().is_some() {}
-        }
-        while tasks.join_next().await.is_some() {}
+        open.run(
+            profile.schedule(args.duration),
+            start,
+            0,
+            &mut picker,
+            &stats,
+        )
+        .await;
         "open"
     };
     let elapsed = start.elapsed().as_secs_f64();
