@@ -9,7 +9,7 @@
 //!
 //! # Keys
 //! One Redis hash per campaign and UTC day (the day campaign-optimization
-//! paces by), hash-tagged on the campaign:
+//! paces by, and the caps' day: [`next_day_start`]), hash-tagged on the campaign:
 //!
 //! ```text
 //! {prefix}{campaign:<uuid>}:spend:<YYYY-MM-DD>   token → cost, and "_total"
@@ -21,11 +21,11 @@
 
 use std::sync::LazyLock;
 
-use chrono::{DateTime, Duration, NaiveTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use suite_store::Redis;
 use uuid::Uuid;
 
-use super::caps::CapError;
+use super::caps::{next_day_start, CapError};
 
 /// Reserve: `KEYS` = the day's hash; `ARGV` = token, cost, budget, TTL
 /// (seconds). Returns 1 when the cost fits (or the token already holds its
@@ -67,13 +67,6 @@ static RELEASE_SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script:
 pub struct BudgetReservation {
     key: String,
     token: String,
-}
-
-/// The start of the UTC day after `now`'s.
-pub fn next_day_start(now: DateTime<Utc>) -> DateTime<Utc> {
-    (now.date_naive() + Duration::days(1))
-        .and_time(NaiveTime::MIN)
-        .and_utc()
 }
 
 fn day_key(redis: &Redis, campaign: Uuid, now: DateTime<Utc>) -> String {

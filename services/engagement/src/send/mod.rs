@@ -164,7 +164,7 @@ async fn run(state: &AppState, step: &ClaimedStep) -> Result<Outcome> {
     let Some((daily_budget, cost)) =
         campaigns::budget(pool, step.campaign_id, step.channel).await?
     else {
-        release(state, &cap).await;
+        Held { cap, spend: None }.release(state).await;
         return stop(state, step, "campaign_archived").await;
     };
     let Some(spend) = budget::reserve(
@@ -177,13 +177,17 @@ async fn run(state: &AppState, step: &ClaimedStep) -> Result<Outcome> {
     )
     .await?
     else {
-        release(state, &cap).await;
-        return reschedule(state, step, budget::next_day_start(now), "budget_spent").await;
+        Held { cap, spend: None }.release(state).await;
+        return reschedule(state, step, caps::next_day_start(now), "budget_spent").await;
+    };
+    let held = Held {
+        cap,
+        spend: Some(spend),
     };
     let send_id = match reservations::reserve(pool, step, route.provider.name()).await? {
         Reserved::Fresh(id) => id,
         Reserved::Existing { id, status } => {
-            return settle_existing(state, step, id, &status, now).await
+            return settle_existing(state, step, id, &status, &held, now).await
         }
     };
     let message = OutgoingMessage {
@@ -218,14 +222,12 @@ async fn run(state: &AppState, step: &ClaimedStep) -> Result<Outcome> {
         }
         Delivery::Refused { retry_after } => {
             reservations::abandon(pool, send_id).await?;
-            release(state, &cap).await;
-            release_spend(state, &spend).await;
+            held.release(state).await;
             let at = now + Duration::from_std(retry_after).unwrap_or(Duration::seconds(30));
             reschedule(state, step, at, "breaker_open").await
         }
         Delivery::Permanent { failure, calls } => {
-            release(state, &cap).await;
-            release_spend(state, &spend).await;
+            held.release(state).await;
             let error = format!("{failure:?}");
             let mut tx = pool.begin().await?;
             reservations::settle(&mut tx, send_id, "failed", calls, None, Some(&error)).await?;
@@ -244,8 +246,7 @@ async fn run(state: &AppState, step: &ClaimedStep) -> Result<Outcome> {
             Ok(Outcome::Failed)
         }
         Delivery::Exhausted { failure, calls } => {
-            release(state, &cap).await;
-            release_spend(state, &spend).await;
+            held.release(state).await;
             let error = format!("{failure:?}");
             let mut tx = pool.begin().await?;
             reservations::settle(&mut tx, send_id, "failed", calls, None, Some(&error)).await?;
@@ -274,6 +275,7 @@ async fn settle_existing(
     step: &ClaimedStep,
     id: uuid::Uuid,
     status: &str,
+    held: &Held,
     now: DateTime<Utc>,
 ) -> Result<Outcome> {
     let mut tx = state.platform.db.primary().begin().await?;
@@ -306,6 +308,10 @@ async fn settle_existing(
             Outcome::Indeterminate
         }
         _ => {
+            if status == "failed" {
+                // Nothing went out: the places taken again for this attempt go back.
+                held.release(state).await;
+            }
             record::fall_back(
                 &mut tx,
                 step,
@@ -367,14 +373,25 @@ async fn stop(state: &AppState, step: &ClaimedStep, reason: &'static str) -> Res
     Ok(Outcome::Skipped(reason))
 }
 
-async fn release_spend(state: &AppState, spend: &BudgetReservation) {
-    if let Err(e) = budget::release(&state.platform.redis, spend).await {
-        tracing::warn!(error = %e, "budget place not released");
-    }
+/// The places a send holds until it is made: one under the lead's frequency
+/// caps and, once reserved, its cost in the campaign's day budget.
+struct Held {
+    cap: CapReservation,
+    spend: Option<BudgetReservation>,
 }
 
-async fn release(state: &AppState, cap: &CapReservation) {
-    if let Err(e) = caps::release(&state.platform.redis, cap).await {
-        tracing::warn!(error = %e, "frequency cap place not released");
+impl Held {
+    /// Gives the places back when no message went out (failures are logged:
+    /// a place not given back only expires with its window).
+    async fn release(&self, state: &AppState) {
+        let redis = &state.platform.redis;
+        if let Err(e) = caps::release(redis, &self.cap).await {
+            tracing::warn!(error = %e, "frequency cap place not released");
+        }
+        if let Some(spend) = &self.spend {
+            if let Err(e) = budget::release(redis, spend).await {
+                tracing::warn!(error = %e, "budget place not released");
+            }
+        }
     }
 }
