@@ -147,6 +147,35 @@ impl Recipients {
     }
 }
 
+/// Starts `service` in its own consumer group, with `extra` settings, its
+/// JSON logs in `logs/<service>.log`.
+async fn start_service(
+    env: &TestEnv,
+    service: &str,
+    logs: &std::path::Path,
+    extra: &[(&str, &str)],
+) -> ServiceProcess {
+    let group = format!("{service}-{}", env.id);
+    // Small pools: the suite's tests share one Postgres (max_connections 100)
+    // while this one runs three services; waiting for a connection is fine.
+    let mut vars = vec![
+        ("SUITE__KAFKA__GROUP_ID", group.as_str()),
+        ("SUITE__DATABASE__MAX_CONNECTIONS", "6"),
+        ("SUITE__DATABASE__REPLICA_MAX_CONNECTIONS", "4"),
+        ("SUITE__DATABASE__ACQUIRE_TIMEOUT_SECS", "60"),
+    ];
+    vars.extend_from_slice(extra);
+    ServiceProcess::start_logged(
+        &binary(service),
+        env,
+        &vars,
+        LOG_LEVEL,
+        &logs.join(format!("{service}.log")),
+    )
+    .await
+    .unwrap()
+}
+
 /// Per-record and per-send events are at debug; the test follows them.
 const LOG_LEVEL: &str =
     "info,suite_bus=debug,lead_triage=debug,engagement=debug,campaign_optimization=debug";
@@ -168,68 +197,23 @@ async fn closed_loop_moves_traffic_to_the_better_variant_and_pauses_on_budget() 
     .await
     .unwrap()
     .key;
-    let group = |service: &str| format!("{service}-{}", env.id);
-    // Small pools: the suite's tests share one Postgres (max_connections 100)
-    // while this one runs three services; waiting for a connection is fine.
-    let pools = [
-        ("SUITE__DATABASE__MAX_CONNECTIONS", "6"),
-        ("SUITE__DATABASE__REPLICA_MAX_CONNECTIONS", "4"),
-        ("SUITE__DATABASE__ACQUIRE_TIMEOUT_SECS", "60"),
-    ];
-    let (g1, g2, g3) = (
-        group("lead-triage"),
-        group("engagement"),
-        group("campaign-optimization"),
-    );
     // Each service's JSON logs, read at the end to follow one correlation id.
     let logs = std::env::temp_dir().join(format!("closed-loop-{}", env.id));
     std::fs::create_dir_all(&logs).unwrap();
-    let mut triage = ServiceProcess::start_logged(
-        &binary("lead-triage"),
+    let mut triage = start_service(&env, "lead-triage", &logs, &[]).await;
+    let mut engagement = start_service(
         &env,
+        "engagement",
+        &logs,
         &[
-            ("SUITE__KAFKA__GROUP_ID", g1.as_str()),
-            pools[0],
-            pools[1],
-            pools[2],
-        ],
-        LOG_LEVEL,
-        &logs.join("lead-triage.log"),
-    )
-    .await
-    .unwrap();
-    let mut engagement = ServiceProcess::start_logged(
-        &binary("engagement"),
-        &env,
-        &[
-            ("SUITE__KAFKA__GROUP_ID", g2.as_str()),
-            pools[0],
-            pools[1],
-            pools[2],
             ("SUITE__ENGAGEMENT__QUIET_START", "00:00"),
             ("SUITE__ENGAGEMENT__QUIET_END", "00:00"),
             ("SUITE__ENGAGEMENT__QUIET_WEEKENDS", "false"),
             ("SUITE__ENGAGEMENT__SCHEDULER_POLL_MS", "100"),
         ],
-        LOG_LEVEL,
-        &logs.join("engagement.log"),
     )
-    .await
-    .unwrap();
-    let mut optimizer = ServiceProcess::start_logged(
-        env!("CARGO_BIN_EXE_campaign-optimization"),
-        &env,
-        &[
-            ("SUITE__KAFKA__GROUP_ID", g3.as_str()),
-            pools[0],
-            pools[1],
-            pools[2],
-        ],
-        LOG_LEVEL,
-        &logs.join("campaign-optimization.log"),
-    )
-    .await
-    .unwrap();
+    .await;
+    let mut optimizer = start_service(&env, "campaign-optimization", &logs, &[]).await;
     for p in [&mut triage, &mut engagement, &mut optimizer] {
         p.wait_ready(Duration::from_secs(90)).await.expect("ready");
     }

@@ -11,6 +11,7 @@ use common::*;
 use engagement::clock::{FixedClock, SystemClock};
 use engagement::outreach::PlannedStep;
 use engagement::send::{self, Outcome};
+use engagement::state::AppState;
 use engagement::store::{plans, steps as step_store};
 use serde_json::json;
 use suite_domain::{Category, Channel};
@@ -19,6 +20,81 @@ use uuid::Uuid;
 
 fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).single().unwrap()
+}
+
+/// The send path's state for many concurrent sends, with frequency caps of
+/// `per_day` and `per_week`.
+async fn concurrent_state(env: &Env, per_day: u32, per_week: u32) -> AppState {
+    let mut settings = settings(env);
+    settings.engagement.cap_per_day = per_day;
+    settings.engagement.cap_per_week = per_week;
+    // Few connections for many concurrent sends (they queue for one): the
+    // suite's tests share one Postgres (max_connections 100) in parallel.
+    settings.database.max_connections = 10;
+    settings.database.acquire_timeout_secs = 60;
+    settings.redis.pool_size = 16;
+    settings.redis.command_timeout_ms = 5_000;
+    let platform = suite_app::Platform::connect(settings, CancellationToken::new())
+        .await
+        .unwrap();
+    engagement::build_state(platform, Arc::new(SystemClock)).unwrap()
+}
+
+/// Plans `steps` email steps due `now` for `lead` in `campaign`.
+async fn plan_emails(
+    env: &Env,
+    lead: Uuid,
+    (campaign, variant): (Uuid, Uuid),
+    steps: u32,
+    now: DateTime<Utc>,
+) {
+    let plan = plans::NewPlan {
+        id: Uuid::now_v7(),
+        workspace_id: env.workspace,
+        lead_id: lead,
+        campaign_id: campaign,
+        variant_id: variant,
+        category: "hot".into(),
+        correlation_id: "corr-test".into(),
+        steps: (0..steps)
+            .map(|index| PlannedStep {
+                index,
+                channel: Channel::Email,
+                due_at: now,
+            })
+            .collect(),
+    };
+    let mut tx = env.db().begin().await.unwrap();
+    assert!(plans::insert(&mut tx, &plan).await.unwrap());
+    tx.commit().await.unwrap();
+}
+
+/// Claims the `expected` due steps and runs all their sends at once.
+async fn send_all_at_once(
+    env: &Env,
+    state: &AppState,
+    now: DateTime<Utc>,
+    expected: usize,
+) -> Vec<Outcome> {
+    let claimed = step_store::claim(env.db(), now, now + Duration::minutes(5), 100)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), expected);
+    let outcomes =
+        futures::future::join_all(claimed.iter().map(|step| send::execute(state, step))).await;
+    outcomes.into_iter().map(Result::unwrap).collect()
+}
+
+/// Pending steps rescheduled for `reason` to `due_at`.
+async fn waiting(env: &Env, reason: &str, due_at: DateTime<Utc>) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM scheduled_steps WHERE status = 'pending' AND outcome = $1 AND due_at = $2",
+    )
+    .bind(reason)
+    .bind(due_at)
+    .fetch_one(env.db())
+    .await
+    .unwrap()
 }
 
 #[tokio::test]
@@ -105,49 +181,12 @@ async fn fifty_concurrent_sends_across_two_campaigns_respect_a_cap_of_three_a_da
     let lead = env.lead(json!({"email": true}), Some("UTC")).await;
     let (c1, v1) = env.campaign(&["hot"], json!([])).await;
     let (c2, v2) = env.campaign(&["warm"], json!([])).await;
-    let mut settings = settings(&env);
-    settings.engagement.cap_per_day = 3;
-    settings.engagement.cap_per_week = 10;
-    // Few connections for many concurrent sends (they queue for one): the
-    // suite's tests share one Postgres (max_connections 100) in parallel.
-    settings.database.max_connections = 10;
-    settings.database.acquire_timeout_secs = 60;
-    settings.redis.pool_size = 16;
-    settings.redis.command_timeout_ms = 5_000;
-    let platform = suite_app::Platform::connect(settings, CancellationToken::new())
-        .await
-        .unwrap();
-    let state = engagement::build_state(platform, Arc::new(SystemClock)).unwrap();
+    let state = concurrent_state(&env, 3, 10).await;
     let now = Utc::now();
-    let db = env.db().clone();
-    for (campaign, variant) in [(c1, v1), (c2, v2)] {
-        let plan = plans::NewPlan {
-            id: Uuid::now_v7(),
-            workspace_id: env.workspace,
-            lead_id: lead,
-            campaign_id: campaign,
-            variant_id: variant,
-            category: "hot".into(),
-            correlation_id: "corr-test".into(),
-            steps: (0..25)
-                .map(|index| PlannedStep {
-                    index,
-                    channel: Channel::Email,
-                    due_at: now,
-                })
-                .collect(),
-        };
-        let mut tx = db.begin().await.unwrap();
-        assert!(plans::insert(&mut tx, &plan).await.unwrap());
-        tx.commit().await.unwrap();
+    for campaign in [(c1, v1), (c2, v2)] {
+        plan_emails(&env, lead, campaign, 25, now).await;
     }
-    let claimed = step_store::claim(&db, now, now + Duration::minutes(5), 100)
-        .await
-        .unwrap();
-    assert_eq!(claimed.len(), 50);
-    let outcomes =
-        futures::future::join_all(claimed.iter().map(|step| send::execute(&state, step))).await;
-    let outcomes: Vec<Outcome> = outcomes.into_iter().map(Result::unwrap).collect();
+    let outcomes = send_all_at_once(&env, &state, now, 50).await;
     let sent = outcomes.iter().filter(|o| **o == Outcome::Sent).count();
     let capped = outcomes
         .iter()
@@ -161,12 +200,11 @@ async fn fifty_concurrent_sends_across_two_campaigns_respect_a_cap_of_three_a_da
         3
     );
     let tomorrow = engagement::outreach::caps::next_day_start(now);
-    let waiting: i64 = sqlx::query_scalar("SELECT count(*) FROM scheduled_steps WHERE status = 'pending' AND outcome = 'frequency_cap' AND due_at = $1")
-        .bind(tomorrow)
-        .fetch_one(&db)
-        .await
-        .unwrap();
-    assert_eq!(waiting, 47, "the rest wait for the next UTC day");
+    assert_eq!(
+        waiting(&env, "frequency_cap", tomorrow).await,
+        47,
+        "the rest wait for the next UTC day"
+    );
     // No claim is left behind.
     assert_eq!(
         env.count("SELECT count(*) FROM scheduled_steps WHERE status = 'running'")
@@ -187,48 +225,13 @@ async fn thirty_concurrent_sends_never_spend_more_than_the_day_budget() {
     .execute(env.db())
     .await
     .unwrap();
-    let mut settings = settings(&env);
-    settings.engagement.cap_per_day = 50;
-    settings.engagement.cap_per_week = 50;
-    // Few connections for many concurrent sends (they queue for one): the
-    // suite's tests share one Postgres (max_connections 100) in parallel.
-    settings.database.max_connections = 10;
-    settings.database.acquire_timeout_secs = 60;
-    settings.redis.pool_size = 16;
-    settings.redis.command_timeout_ms = 5_000;
-    let platform = suite_app::Platform::connect(settings, CancellationToken::new())
-        .await
-        .unwrap();
-    let state = engagement::build_state(platform, Arc::new(SystemClock)).unwrap();
+    let state = concurrent_state(&env, 50, 50).await;
     let now = Utc::now();
-    let db = env.db().clone();
     for _ in 0..30 {
         let lead = env.lead(json!({"email": true}), Some("UTC")).await;
-        let plan = plans::NewPlan {
-            id: Uuid::now_v7(),
-            workspace_id: env.workspace,
-            lead_id: lead,
-            campaign_id: campaign,
-            variant_id: variant,
-            category: "hot".into(),
-            correlation_id: "corr-budget".into(),
-            steps: vec![PlannedStep {
-                index: 0,
-                channel: Channel::Email,
-                due_at: now,
-            }],
-        };
-        let mut tx = db.begin().await.unwrap();
-        assert!(plans::insert(&mut tx, &plan).await.unwrap());
-        tx.commit().await.unwrap();
+        plan_emails(&env, lead, (campaign, variant), 1, now).await;
     }
-    let claimed = step_store::claim(&db, now, now + Duration::minutes(5), 100)
-        .await
-        .unwrap();
-    assert_eq!(claimed.len(), 30);
-    let outcomes =
-        futures::future::join_all(claimed.iter().map(|step| send::execute(&state, step))).await;
-    let outcomes: Vec<Outcome> = outcomes.into_iter().map(Result::unwrap).collect();
+    let outcomes = send_all_at_once(&env, &state, now, 30).await;
     let sent = outcomes.iter().filter(|o| **o == Outcome::Sent).count();
     let held = outcomes
         .iter()
@@ -236,13 +239,10 @@ async fn thirty_concurrent_sends_never_spend_more_than_the_day_budget() {
         .count();
     assert_eq!((sent, held), (4, 26), "{outcomes:?}");
     assert_eq!(env.count("SELECT count(*) FROM communications").await, 4);
-    let tomorrow = engagement::outreach::budget::next_day_start(now);
-    let waiting: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM scheduled_steps WHERE status = 'pending' AND outcome = 'budget_spent' AND due_at = $1",
-    )
-    .bind(tomorrow)
-    .fetch_one(&db)
-    .await
-    .unwrap();
-    assert_eq!(waiting, 26, "the rest wait for the next day's budget");
+    let tomorrow = engagement::outreach::caps::next_day_start(now);
+    assert_eq!(
+        waiting(&env, "budget_spent", tomorrow).await,
+        26,
+        "the rest wait for the next day's budget"
+    );
 }
