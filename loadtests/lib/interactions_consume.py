@@ -49,10 +49,9 @@ import uuid
 from datetime import datetime, timezone
 
 import numpy as np
-import psutil
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
-from kafka_ingest import Api, pct
+from kafka_ingest import Api, group_lag, pct, sample_usage, usage_summary, watch
 
 TOPIC = "engagement.interactions"
 CE_TYPE = "engagement.interaction.v1"
@@ -211,12 +210,7 @@ def main():
     parts = [TopicPartition(topic, p) for p in sorted(md.topics[topic].partitions)]
 
     def lag_now():
-        committed = lagger.committed(parts, timeout=10)
-        total = 0
-        for tp in committed:
-            lo, hi = lagger.get_watermark_offsets(TopicPartition(topic, tp.partition), timeout=10, cached=False)
-            total += hi - (tp.offset if tp.offset >= 0 else lo)
-        return total
+        return group_lag(lagger, parts)
 
     # setup: the campaigns and their variant ids
     api = Api(args.optimization_url, args.api_key)
@@ -232,17 +226,7 @@ def main():
     records, kinds = build_records(args.workspace, campaigns, args.count, duplicates, run)
     total = len(records)
 
-    watched = []
-    for w in args.watch:
-        name, pid = w.split("=", 1)
-        try:
-            watched.append((name, psutil.Process(int(pid))))
-        except psutil.Error as e:
-            sys.exit(f"interactions-consume: cannot watch {w}: {e}")
-    watched.append(("interactions-consume", psutil.Process()))
-    usage = {name: {"pid": p.pid, "samples": []} for name, p in watched}
-    for _, p in watched:
-        p.cpu_percent(None)
+    watched, usage = watch(args.watch, "interactions-consume")
 
     try:
         base = read_counter(api)
@@ -282,12 +266,7 @@ def main():
             except KafkaException as e:
                 lag_samples.append((t, None))
                 log(f"lag sample failed: {e}")
-            for name, p in watched:
-                try:
-                    usage[name]["samples"].append(
-                        {"t": t, "rss_mib": p.memory_info().rss / 2**20, "cpu_percent": p.cpu_percent(None)})
-                except psutil.Error as e:
-                    usage[name]["error"] = str(e)
+            sample_usage(watched, usage, t)
 
     producer = Producer({**common, "acks": "all", "linger.ms": 5, "compression.type": "lz4",
                          "enable.idempotence": False})
@@ -409,16 +388,7 @@ def main():
             "p50_ms": p["p50"], "p95_ms": p["p95"], "p99_ms": p["p99"], "max_ms": p["max"],
             "lag": lag_by_s.get(s),
         })
-    services = {}
-    for name, u in usage.items():
-        samples = u["samples"]
-        rss = [s["rss_mib"] for s in samples] or [0.0]
-        cpu = [s["cpu_percent"] for s in samples] or [0.0]
-        services[name] = {
-            "pid": u["pid"], "rss_mib_start": rss[0], "rss_mib_end": rss[-1], "rss_mib_peak": max(rss),
-            "rss_growth_mib": rss[-1] - rss[0], "cpu_percent_avg": sum(cpu) / len(cpu),
-            "cpu_percent_peak": max(cpu), "samples": samples, **({"error": u["error"]} if "error" in u else {}),
-        }
+    services = usage_summary(usage)
     lags = [lag for _, lag in lag_samples if lag is not None]
     produce_rate = total / max(produce_s, 1e-9)
     report = {

@@ -139,6 +139,58 @@ def default_campaign(run):
     }
 
 
+def watch(specs, own):
+    """The processes to sample: NAME=PID for each of `specs`, then this
+    process (the tool) as `own`; and the usage record their samples go to."""
+    watched = []
+    for w in specs:
+        name, pid = w.split("=", 1)
+        try:
+            watched.append((name, psutil.Process(int(pid))))
+        except psutil.Error as e:
+            sys.exit(f"{own}: cannot watch {w}: {e}")
+    watched.append((own, psutil.Process()))
+    usage = {name: {"pid": p.pid, "samples": []} for name, p in watched}
+    for _, p in watched:
+        p.cpu_percent(None)
+    return watched, usage
+
+
+def sample_usage(watched, usage, t):
+    """One RSS and CPU sample of every watched process, at `t` seconds."""
+    for name, p in watched:
+        try:
+            usage[name]["samples"].append(
+                {"t": t, "rss_mib": p.memory_info().rss / 2**20, "cpu_percent": p.cpu_percent(None)})
+        except psutil.Error as e:
+            usage[name]["error"] = str(e)
+
+
+def usage_summary(usage):
+    """Per process: its samples, RSS at start, end and peak, its growth, and average and peak CPU."""
+    services = {}
+    for name, u in usage.items():
+        samples = u["samples"]
+        rss = [s["rss_mib"] for s in samples] or [0.0]
+        cpu = [s["cpu_percent"] for s in samples] or [0.0]
+        services[name] = {
+            "pid": u["pid"], "rss_mib_start": rss[0], "rss_mib_end": rss[-1], "rss_mib_peak": max(rss),
+            "rss_growth_mib": rss[-1] - rss[0], "cpu_percent_avg": sum(cpu) / len(cpu),
+            "cpu_percent_peak": max(cpu), "samples": samples, **({"error": u["error"]} if "error" in u else {}),
+        }
+    return services
+
+
+def group_lag(consumer, parts):
+    """Records on `parts` not yet committed by `consumer`'s group (high watermark - committed)."""
+    committed = consumer.committed(parts, timeout=10)
+    total = 0
+    for tp in committed:
+        lo, hi = consumer.get_watermark_offsets(TopicPartition(tp.topic, tp.partition), timeout=10, cached=False)
+        total += hi - (tp.offset if tp.offset >= 0 else lo)
+    return total
+
+
 def pct(values):
     if not values:
         return {"p50": None, "p95": None, "p99": None, "max": None}
@@ -232,25 +284,10 @@ def main():
                         plan_queue.put((cid, lead_id, now))
 
     lag_samples = []
-    watched = []
-    for w in args.watch:
-        name, pid = w.split("=", 1)
-        try:
-            watched.append((name, psutil.Process(int(pid))))
-        except psutil.Error as e:
-            sys.exit(f"kafka-ingest: cannot watch {w}: {e}")
-    watched.append(("kafka-ingest", psutil.Process()))
-    usage = {name: {"pid": p.pid, "samples": []} for name, p in watched}
-    for _, p in watched:
-        p.cpu_percent(None)
+    watched, usage = watch(args.watch, "kafka-ingest")
 
     def lag_now():
-        committed = lagger.committed(inbound_parts, timeout=10)
-        total = 0
-        for tp in committed:
-            lo, hi = lagger.get_watermark_offsets(TopicPartition(INBOUND, tp.partition), timeout=10, cached=False)
-            total += hi - (tp.offset if tp.offset >= 0 else lo)
-        return total
+        return group_lag(lagger, inbound_parts)
 
     t0 = time.monotonic()
 
@@ -262,12 +299,7 @@ def main():
             except KafkaException as e:
                 lag_samples.append((t, None))
                 print(f"kafka-ingest: lag sample failed: {e}", file=sys.stderr)
-            for name, p in watched:
-                try:
-                    usage[name]["samples"].append(
-                        {"t": t, "rss_mib": p.memory_info().rss / 2**20, "cpu_percent": p.cpu_percent(None)})
-                except psutil.Error as e:
-                    usage[name]["error"] = str(e)
+            sample_usage(watched, usage, t)
 
     def probe_plans():
         api = Api(args.engagement_url, args.api_key)
@@ -373,16 +405,7 @@ def main():
             "p50_ms": p["p50"], "p95_ms": p["p95"], "p99_ms": p["p99"], "max_ms": p["max"],
             "lag": lag_by_s.get(s),
         })
-    services = {}
-    for name, u in usage.items():
-        samples = u["samples"]
-        rss = [s["rss_mib"] for s in samples] or [0.0]
-        cpu = [s["cpu_percent"] for s in samples] or [0.0]
-        services[name] = {
-            "pid": u["pid"], "rss_mib_start": rss[0], "rss_mib_end": rss[-1], "rss_mib_peak": max(rss),
-            "rss_growth_mib": rss[-1] - rss[0], "cpu_percent_avg": sum(cpu) / len(cpu),
-            "cpu_percent_peak": max(cpu), "samples": samples, **({"error": u["error"]} if "error" in u else {}),
-        }
+    services = usage_summary(usage)
     not_triaged = total - len(e2e)
     last_triage = max((at for at, _ in got.values()), default=start)
     lags = [lag for _, lag in lag_samples if lag is not None]
