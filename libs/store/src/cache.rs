@@ -4,16 +4,10 @@
 //!
 //! Redis failures never fail a caller: they are logged, counted in
 //! `cache_redis_errors_total`, and the read falls through to the loader.
-//!
-//! Misses of one key in one process load once (single flight): concurrent
-//! callers wait for the first and take its result from L1, so a cold or
-//! freshly invalidated hot key costs one L2 read or one query, not one per
-//! request. A loader must not read the same key of the same cache.
 
 mod invalidation;
 mod l2;
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -69,41 +63,6 @@ pub(crate) struct Inner<V> {
     pub(crate) subscribed: watch::Sender<bool>,
     pub(crate) created: Instant,
     pub(crate) last_warn_ms: AtomicU64,
-    /// One lock per key being loaded (single flight); removed when the last waiter is done.
-    pub(crate) flights: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-}
-
-impl<V> Inner<V> {
-    fn flights(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<tokio::sync::Mutex<()>>>> {
-        self.flights
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
-
-/// A caller's share of one key's load: the key's lock, dropped from the map
-/// by the last caller to leave (also when a caller is cancelled).
-struct Flight<'a, V> {
-    inner: &'a Inner<V>,
-    key: &'a str,
-    lock: Arc<tokio::sync::Mutex<()>>,
-}
-
-impl<'a, V> Flight<'a, V> {
-    fn join(inner: &'a Inner<V>, key: &'a str) -> Self {
-        let lock = Arc::clone(inner.flights().entry(key.to_owned()).or_default());
-        Self { inner, key, lock }
-    }
-}
-
-impl<V> Drop for Flight<'_, V> {
-    fn drop(&mut self) {
-        let mut flights = self.inner.flights();
-        // Two references: the map's and this caller's.
-        if Arc::strong_count(&self.lock) <= 2 {
-            flights.remove(self.key);
-        }
-    }
 }
 
 impl<V> TwoLevelCache<V>
@@ -139,7 +98,6 @@ where
                 subscribed: watch::Sender::new(false),
                 created: Instant::now(),
                 last_warn_ms: AtomicU64::new(0),
-                flights: std::sync::Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -161,13 +119,6 @@ where
             self.count("l1_hit");
             return Ok(Some(value));
         }
-        let flight = Flight::join(&self.inner, key);
-        let _turn = flight.lock.lock().await;
-        // A caller this one waited for may have filled L1.
-        if let Some(value) = inner.l1.get(key).await {
-            self.count("l1_hit");
-            return Ok(Some(value));
-        }
         let generation = inner.generation.load(Ordering::Acquire);
         if let Some(value) = self.l2_get(key).await {
             self.count("l2_hit");
@@ -183,11 +134,6 @@ where
             }
         }
         Ok(loaded)
-    }
-
-    /// Keys being loaded right now (for tests and debugging).
-    pub fn loads_in_flight(&self) -> usize {
-        self.inner.flights().len()
     }
 
     /// Reads L1, then L2 (filling L1); `None` if neither holds `key` (or Redis is unreachable).
