@@ -205,6 +205,40 @@ async fn rate_limit_is_shared_by_two_instances() {
 }
 
 #[tokio::test]
+async fn leased_places_still_come_from_one_budget_shared_by_two_instances() {
+    // 50/s with 200 ms leases: each instance takes 10 places per Redis call.
+    let (env, settings) =
+        env_with(&[("rate_limit.burst", "20"), ("rate_limit.lease_ms", "200")]).await;
+    let a = spawn_app(settings.clone()).await;
+    let b = spawn_app(settings).await;
+    let (_, key) = workspace_with_key(&env, ALL, Some(50)).await;
+    let http = reqwest::Client::new();
+    let started = std::time::Instant::now();
+    let mut allowed = 0u64;
+    for i in 0..80 {
+        let base = if i % 2 == 0 { &a.base } else { &b.base };
+        let resp = http
+            .get(format!("{base}/v1/workspace"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap();
+        match resp.status().as_u16() {
+            200 => allowed += 1,
+            429 => {}
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    // The burst of 20 plus what 50/s refilled meanwhile, across BOTH
+    // instances; a lease per instance on top of that would be 10 more.
+    let refilled = (started.elapsed().as_secs_f64() * 50.0).ceil() as u64;
+    assert!(
+        (10..=20 + refilled + 1).contains(&allowed),
+        "allowed {allowed} of 80 across two instances (refilled {refilled})"
+    );
+}
+
+#[tokio::test]
 async fn bad_bodies_get_4xx_naming_the_field() {
     let (env, settings) = env_with(&[]).await;
     let app = spawn_app(settings).await;

@@ -255,6 +255,10 @@ pub struct RateLimitSettings {
     pub per_second: u32,
     /// Extra requests a key may burst above the sustained rate.
     pub burst: u32,
+    /// How much of a key's budget, in milliseconds of its rate, an instance
+    /// takes from Redis in one round trip and spends locally (0: one round
+    /// trip per request). Never more than half the burst; unspent places lapse after a second.
+    pub lease_ms: u32,
 }
 
 impl Default for RateLimitSettings {
@@ -262,6 +266,7 @@ impl Default for RateLimitSettings {
         Self {
             per_second: 2_000,
             burst: 4_000,
+            lease_ms: 20,
         }
     }
 }

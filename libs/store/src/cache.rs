@@ -114,13 +114,30 @@ where
     where
         F: Future<Output = Result<Option<V>, E>>,
     {
+        self.get_or_load_where(key, loader, |_| true).await
+    }
+
+    /// [`get_or_load`](Self::get_or_load) for values that can go stale by
+    /// themselves or be partial: a cached value `usable` rejects counts as a
+    /// miss (and is replaced by the loaded one), and a loaded value it
+    /// rejects is returned without being cached.
+    pub async fn get_or_load_where<E, F, U>(
+        &self,
+        key: &str,
+        loader: F,
+        usable: U,
+    ) -> Result<Option<V>, E>
+    where
+        F: Future<Output = Result<Option<V>, E>>,
+        U: Fn(&V) -> bool,
+    {
         let inner = &self.inner;
-        if let Some(value) = inner.l1.get(key).await {
+        if let Some(value) = inner.l1.get(key).await.filter(&usable) {
             self.count("l1_hit");
             return Ok(Some(value));
         }
         let generation = inner.generation.load(Ordering::Acquire);
-        if let Some(value) = self.l2_get(key).await {
+        if let Some(value) = self.l2_get(key).await.filter(&usable) {
             self.count("l2_hit");
             self.fill_l1(key, &value, generation).await;
             return Ok(Some(value));
@@ -128,7 +145,7 @@ where
         self.count("miss");
         let loaded = loader.await?;
         if let Some(value) = &loaded {
-            if self.unchanged_since(generation) {
+            if usable(value) && self.unchanged_since(generation) {
                 self.l2_set(key, value).await;
                 self.fill_l1(key, value, generation).await;
             }

@@ -124,6 +124,49 @@ async fn loader_then_l1_then_l2() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
+async fn unusable_values_are_neither_served_nor_cached() -> anyhow::Result<()> {
+    let env = env().await?;
+    let name = format!("usable-{}", env.id);
+    let cache = cache(&env, &name)?;
+    let source = Source::default();
+    // "Usable" here: at least 2 sends (think: not past its window, not partial).
+    let usable = |s: &Summary| s.sends >= 2;
+
+    source.set(Some(summary(1)));
+    let got = cache.get_or_load_where("k", source.load(), usable).await?;
+    assert_eq!(got, Some(summary(1)), "an unusable load is still returned");
+    let got = cache.get_or_load_where("k", source.load(), usable).await?;
+    assert_eq!(
+        (got, source.calls()),
+        (Some(summary(1)), 2),
+        "but not cached"
+    );
+    assert_eq!(cache.get("k").await, None, "in neither level");
+
+    source.set(Some(summary(3)));
+    cache.get_or_load_where("k", source.load(), usable).await?;
+    let got = cache.get_or_load_where("k", source.load(), usable).await?;
+    assert_eq!(
+        (got, source.calls()),
+        (Some(summary(3)), 3),
+        "a usable one is"
+    );
+
+    // A cached value that is no longer usable is replaced by a fresh load.
+    source.set(Some(summary(4)));
+    let got = cache
+        .get_or_load_where("k", source.load(), |s: &Summary| s.sends >= 4)
+        .await?;
+    assert_eq!((got, source.calls()), (Some(summary(4)), 4));
+    assert_eq!(
+        cache.get("k").await,
+        Some(summary(4)),
+        "the replacement is cached"
+    );
+    Ok(())
+}
+
+#[tokio::test]
 async fn l2_ttl_override_and_uncached_misses() -> anyhow::Result<()> {
     let env = env().await?;
     let redis = Redis::connect(&env.settings.redis)?;

@@ -8,7 +8,7 @@ use suite_store::TwoLevelCache;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-use crate::api::context::LongTerm;
+use crate::api::context::CachedContext;
 use crate::clock::SharedClock;
 use crate::config::SendConfig;
 use crate::memory::Memory;
@@ -33,8 +33,8 @@ pub struct AppState {
     pub variants: TwoLevelCache<VariantContent>,
     /// Conversations per lead.
     pub conversations: TwoLevelCache<Conversation>,
-    /// The long-term part of each lead's context.
-    pub contexts: TwoLevelCache<LongTerm>,
+    /// Each lead's whole context (memory and caps included).
+    pub contexts: TwoLevelCache<CachedContext>,
     /// Short-term memory per lead.
     pub memory: Memory,
     /// Wakes the scheduler when a step became due now.
@@ -106,7 +106,9 @@ impl AppState {
     /// Drops the cached conversation and context of a lead everywhere.
     pub async fn lead_changed(&self, workspace: Uuid, lead: Uuid) {
         let key = Self::conversation_key(workspace, lead);
-        self.conversations.invalidate(&key).await;
-        self.contexts.invalidate(&key).await;
+        tokio::join!(
+            self.conversations.invalidate(&key),
+            self.contexts.invalidate(&key)
+        );
     }
 }

@@ -131,6 +131,11 @@ async fn context_and_conversation_return_what_happened_to_the_lead_only() {
         "the cached context was dropped on write"
     );
     assert_eq!(context["last_interaction"]["kind"], "replied");
+    assert_eq!(
+        context["recent"][0]["kind"], "replied",
+        "the short-term memory is cached with it, and dropped with it"
+    );
+    assert_eq!(context["caps_left"]["email"]["today"], 2);
 
     // Every interaction is published: sent, clicked, replied.
     let records = app.env.interactions(3).await;

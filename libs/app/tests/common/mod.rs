@@ -123,6 +123,9 @@ fn apply(base: &Settings, overrides: figment::Figment) -> Settings {
     if let Some(v) = get("rate_limit.burst") {
         s.rate_limit.burst = v.parse().expect("burst");
     }
+    if let Some(v) = get("rate_limit.lease_ms") {
+        s.rate_limit.lease_ms = v.parse().expect("lease_ms");
+    }
     if let Some(v) = get("http.max_concurrency") {
         s.http.max_concurrency = v.parse().expect("concurrency");
     }

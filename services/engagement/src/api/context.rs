@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use suite_domain::{Channel, LeadId};
 use suite_http::{ApiError, ApiPath, Principal};
@@ -12,7 +13,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::memory::MemoryEntry;
-use crate::outreach::caps;
+use crate::outreach::{caps, CapLimits};
 use crate::state::AppState;
 use crate::store::consent::{self, ChannelConsent};
 use crate::store::interactions::Interaction;
@@ -67,9 +68,9 @@ pub struct CapsLeft {
     pub week: u32,
 }
 
-/// The long-term part of a context (Postgres; cached, dropped on every change).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct LongTerm {
+/// The long-term part of a context, from Postgres.
+#[derive(Debug, Clone)]
+struct LongTerm {
     last_interaction: Option<Interaction>,
     current_step: Option<NextStep>,
     consent: BTreeMap<Channel, ChannelConsent>,
@@ -97,7 +98,22 @@ pub struct Context {
     pub caps_left: BTreeMap<Channel, CapsLeft>,
 }
 
-/// The lead's context: short-term memory from Redis, long-term state from Postgres.
+/// A whole context as cached: dropped on every change to the lead (every
+/// send attempt, interaction and consent record runs through
+/// [`AppState::lead_changed`], and those are the only writers of its
+/// memory and cap counters), and unusable once the caps' day is over or
+/// when Redis could not give its short-term part.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CachedContext {
+    context: Context,
+    /// Start of the next cap day: the counters it holds are for an earlier one after that.
+    valid_until: DateTime<Utc>,
+    /// Whether Redis answered (memory and caps are real, not the fallbacks).
+    complete: bool,
+}
+
+/// The lead's context: short-term memory and caps from Redis, long-term
+/// state from Postgres, all served from the cache while nothing changed.
 #[utoipa::path(get, path = "/v1/leads/{id}/context", tag = "leads", params(("id" = Uuid, Path)),
     responses((status = 200, body = Context), (status = 404, description = "No such lead in this workspace")))]
 pub async fn context(
@@ -106,29 +122,55 @@ pub async fn context(
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<Context>, ApiError> {
     let ws = principal.workspace_id;
-    let long = state
+    let now = state.clock.now();
+    let load = async {
+        // Chosen only on a miss: the choice may cost a Redis round trip.
+        let pool = state.platform.db.read(Some(&principal.client_id())).await;
+        let (long, short) =
+            tokio::join!(load_long_term(&pool, ws, id), short_term(&state, id, now));
+        let Some(long) = long? else {
+            return Ok::<_, ApiError>(None);
+        };
+        Ok(Some(assemble(id, long, short, now, state.config.caps)))
+    };
+    state
         .contexts
-        .get_or_load(&AppState::conversation_key(ws, id), async {
-            // Chosen only on a miss: the choice may cost a Redis round trip.
-            let pool = state.platform.db.read(Some(&principal.client_id())).await;
-            load_long_term(&pool, ws, id).await
+        .get_or_load_where(&AppState::conversation_key(ws, id), load, |c| {
+            c.complete && now < c.valid_until
         })
         .await?
-        .ok_or(ApiError::NotFound)?;
-    let (recent, caps_left) = short_term(&state, id).await;
-    let (recent, source) = match recent {
+        .map(|cached| Json(cached.context))
+        .ok_or(ApiError::NotFound)
+}
+
+/// Memory from Redis when it holds some, else the recent history from Postgres;
+/// full caps when Redis could not answer.
+fn assemble(
+    id: Uuid,
+    long: LongTerm,
+    short: Option<ShortTerm>,
+    now: DateTime<Utc>,
+    limits: CapLimits,
+) -> CachedContext {
+    let complete = short.is_some();
+    let (memory, counts) = short.unwrap_or((None, [0; 6]));
+    let (recent, source) = match memory {
         Some(recent) => (recent, "redis"),
-        None => (long.recent.clone(), "postgres"),
+        None => (long.recent, "postgres"),
     };
-    Ok(Json(Context {
-        lead_id: id,
-        recent,
-        recent_source: source.into(),
-        last_interaction: long.last_interaction,
-        current_step: long.current_step,
-        consent: long.consent,
-        caps_left,
-    }))
+    CachedContext {
+        context: Context {
+            lead_id: id,
+            recent,
+            recent_source: source.into(),
+            last_interaction: long.last_interaction,
+            current_step: long.current_step,
+            consent: long.consent,
+            caps_left: caps_left(limits, counts),
+        },
+        valid_until: caps::next_day_start(now),
+        complete,
+    }
 }
 
 async fn load_long_term(
@@ -173,15 +215,15 @@ async fn load_long_term(
     }))
 }
 
-/// Short-term memory and cap places left, in one Redis round trip (every
-/// key carries the lead's hash tag, so they share a slot). Redis being down
-/// reports no memory and the full caps.
-async fn short_term(
-    state: &AppState,
-    lead: Uuid,
-) -> (Option<Vec<MemoryEntry>>, BTreeMap<Channel, CapsLeft>) {
-    let limits = state.config.caps;
-    let now = state.clock.now();
+/// Short-term memory (`None` when Redis holds none for the lead) and the
+/// sends counted in each cap window (day, week per channel, in
+/// [`Channel::ALL`] order).
+type ShortTerm = (Option<Vec<MemoryEntry>>, [u32; 6]);
+
+/// Short-term memory and cap counters, in one Redis round trip (every key
+/// carries the lead's hash tag, so they share a slot); `None` when Redis
+/// cannot answer.
+async fn short_term(state: &AppState, lead: Uuid, now: DateTime<Utc>) -> Option<ShortTerm> {
     let redis = state.memory.redis();
     let mut pipe = redis::pipe();
     pipe.cmd("LRANGE")
@@ -194,19 +236,21 @@ async fn short_term(
         }
     }
     type Reply = (Vec<String>, u32, u32, u32, u32, u32, u32);
-    let reply: Option<Reply> = async {
+    let reply: Reply = async {
         let mut conn = redis.conn().await?;
         let reply: Reply = pipe.query_async(&mut conn).await?;
         Ok::<_, suite_store::StoreError>(reply)
     }
     .await
     .map_err(|e| tracing::warn!(error = %e, "short-term memory unavailable"))
-    .ok();
-    let (raw, counts) = match reply {
-        Some((raw, a, b, c, d, e, f)) => (raw, [a, b, c, d, e, f]),
-        None => (Vec::new(), [0; 6]),
-    };
-    let caps = Channel::ALL
+    .ok()?;
+    let (raw, a, b, c, d, e, f) = reply;
+    Some((crate::memory::parse(&raw), [a, b, c, d, e, f]))
+}
+
+/// Places left per channel, from the day and week counters.
+fn caps_left(limits: CapLimits, counts: [u32; 6]) -> BTreeMap<Channel, CapsLeft> {
+    Channel::ALL
         .into_iter()
         .enumerate()
         .map(|(i, channel)| {
@@ -216,6 +260,5 @@ async fn short_term(
             };
             (channel, left)
         })
-        .collect();
-    (crate::memory::parse(&raw), caps)
+        .collect()
 }

@@ -188,9 +188,6 @@ pub async fn create(
         .await?;
     }
     tx.commit().await?;
-    if let Err(e) = state.platform.db.note_write(&principal.client_id()).await {
-        tracing::warn!(error = %e, "read-your-writes position not recorded");
-    }
     let memory = MemoryEntry {
         at: occurred_at,
         kind: input.kind.to_string(),
@@ -199,7 +196,15 @@ pub async fn create(
         subject: None,
         excerpt: None,
     };
-    state.memory.remember(input.lead_id, &memory).await;
+    let client = principal.client_id();
+    let (noted, ()) = tokio::join!(
+        state.platform.db.note_write(&client),
+        state.memory.remember(input.lead_id, &memory)
+    );
+    if let Err(e) = noted {
+        tracing::warn!(error = %e, "read-your-writes position not recorded");
+    }
+    // After the memory write: a context cached in between would miss it.
     state.lead_changed(ws, input.lead_id).await;
     let stored = Interaction {
         id,
