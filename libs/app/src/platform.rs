@@ -89,6 +89,14 @@ impl Platform {
             self.db.primary().clone(),
             stop.clone(),
         ));
+        let retention = Duration::from_secs(
+            u64::from(self.settings.consumer.processed_retention_hours) * 3_600,
+        );
+        self.tasks.spawn(suite_bus::processed::run_pruner(
+            self.db.primary().clone(),
+            retention,
+            stop.clone(),
+        ));
         let relay = Relay::new(
             self.db.primary().clone(),
             self.producer.clone(),

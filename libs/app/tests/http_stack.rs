@@ -239,6 +239,33 @@ async fn leased_places_still_come_from_one_budget_shared_by_two_instances() {
 }
 
 #[tokio::test]
+async fn a_starting_service_prunes_processed_event_ids_past_their_retention() {
+    let (env, mut settings) = env_with(&[]).await;
+    settings.consumer.processed_retention_hours = 24;
+    sqlx::query(
+        "INSERT INTO processed_events (consumer, event_id, processed_at) VALUES \
+         ('c', 'expired', now() - interval '25 hours'), ('c', 'kept', now() - interval '23 hours')",
+    )
+    .execute(&env.db)
+    .await
+    .unwrap();
+    let _app = spawn_app(settings).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let ids = loop {
+        let ids: Vec<String> =
+            sqlx::query_scalar("SELECT event_id FROM processed_events ORDER BY event_id")
+                .fetch_all(&env.db)
+                .await
+                .unwrap();
+        if ids.len() < 2 || std::time::Instant::now() > deadline {
+            break ids;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(ids, ["kept"], "only the id past its retention is gone");
+}
+
+#[tokio::test]
 async fn bad_bodies_get_4xx_naming_the_field() {
     let (env, settings) = env_with(&[]).await;
     let app = spawn_app(settings).await;

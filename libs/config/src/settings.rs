@@ -193,6 +193,9 @@ pub struct ConsumerSettings {
     pub retry_base_ms: u64,
     /// Dead letters per minute past which the consumer stops instead of dead-lettering more.
     pub dlq_max_per_minute: u32,
+    /// Hours an event id stays in `processed_events` (redeliveries within it are recognised);
+    /// keep it above the topics' retention.
+    pub processed_retention_hours: u32,
 }
 
 impl Default for ConsumerSettings {
@@ -202,6 +205,7 @@ impl Default for ConsumerSettings {
             retry_attempts: 3,
             retry_base_ms: 200,
             dlq_max_per_minute: 600,
+            processed_retention_hours: 336,
         }
     }
 }

@@ -90,6 +90,10 @@ impl Settings {
             "consumer.retry_attempts",
             self.consumer.retry_attempts.into(),
         )?;
+        positive(
+            "consumer.processed_retention_hours",
+            self.consumer.processed_retention_hours.into(),
+        )?;
         positive("outbox.batch_size", self.outbox.batch_size.max(0) as u64)?;
         positive("cache.l1_capacity", self.cache.l1_capacity)?;
         positive("rate_limit.per_second", self.rate_limit.per_second.into())?;
