@@ -3,10 +3,12 @@
 //! health routes ([`serve`]), runs background work (outbox relay, consumers,
 //! replica monitor, partition maintenance) and shuts down within a bound.
 
+mod periodic;
 mod platform;
 mod serve;
 mod signal;
 
+pub use periodic::every;
 pub use platform::Platform;
 pub use serve::serve;
 pub use signal::shutdown_on_signal;

@@ -12,6 +12,10 @@ use suite_store::{Db, Redis};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+/// How often expired processed-event ids are pruned (every instance prunes;
+/// the deletes are chunked and idempotent).
+const PRUNE_EVERY: Duration = Duration::from_secs(3_600);
+
 /// Everything a service's handlers and consumers share.
 #[derive(Clone)]
 pub struct Platform {
@@ -92,11 +96,20 @@ impl Platform {
         let retention = Duration::from_secs(
             u64::from(self.settings.consumer.processed_retention_hours) * 3_600,
         );
-        self.tasks.spawn(suite_bus::processed::run_pruner(
-            self.db.primary().clone(),
-            retention,
-            stop.clone(),
-        ));
+        let pool = self.db.primary().clone();
+        self.tasks
+            .spawn(crate::every(PRUNE_EVERY, stop.clone(), move || {
+                let pool = pool.clone();
+                async move {
+                    match suite_bus::processed::prune(&pool, retention).await {
+                        Ok(0) => {}
+                        Ok(rows) => tracing::info!(rows, "expired processed-event ids pruned"),
+                        Err(err) => {
+                            tracing::warn!(error = %err, "pruning processed-event ids failed")
+                        }
+                    }
+                }
+            }));
         let relay = Relay::new(
             self.db.primary().clone(),
             self.producer.clone(),

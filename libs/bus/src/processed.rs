@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use sqlx::{PgConnection, PgPool};
-use tokio_util::sync::CancellationToken;
 
 use crate::error::BusError;
 
@@ -53,28 +52,6 @@ pub async fn prune(pool: &PgPool, older_than: Duration) -> Result<u64, BusError>
         total += deleted;
         if deleted < PRUNE_CHUNK as u64 {
             return Ok(total);
-        }
-    }
-}
-
-/// How often [`run_pruner`] deletes expired rows.
-pub const PRUNE_EVERY: Duration = Duration::from_secs(3_600);
-
-/// Prunes rows older than `retention` every [`PRUNE_EVERY`] (the first time
-/// at once) until `stop` is cancelled. Every instance may run one: the
-/// deletes are chunked and idempotent.
-pub async fn run_pruner(pool: PgPool, retention: Duration, stop: CancellationToken) {
-    let mut tick = tokio::time::interval(PRUNE_EVERY);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            () = stop.cancelled() => return,
-            _ = tick.tick() => {}
-        }
-        match prune(&pool, retention).await {
-            Ok(0) => {}
-            Ok(rows) => tracing::info!(rows, "expired processed-event ids pruned"),
-            Err(err) => tracing::warn!(error = %err, "pruning processed-event ids failed"),
         }
     }
 }

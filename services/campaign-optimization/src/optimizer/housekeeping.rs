@@ -17,19 +17,14 @@ const CHUNK: i64 = 10_000;
 
 /// Prunes every [`EVERY`] until `stop` is cancelled.
 pub async fn run_pruner(pool: PgPool, stop: CancellationToken) {
-    let mut tick = tokio::time::interval(EVERY);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            () = stop.cancelled() => return,
-            _ = tick.tick() => {}
-        }
+    suite_app::every(EVERY, stop, || async {
         match prune_outcomes(&pool, OUTCOME_RETENTION_DAYS).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(rows = n, "old send outcomes pruned"),
             Err(err) => tracing::warn!(error = %err, "pruning send outcomes failed"),
         }
-    }
+    })
+    .await;
 }
 
 /// Deletes send outcomes older than `days` days, in chunks; returns how many.

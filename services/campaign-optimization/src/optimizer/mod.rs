@@ -38,17 +38,12 @@ const BATCH: i64 = 200;
 
 /// Runs the allocation loop until `stop` is cancelled.
 pub async fn run_allocator(state: AppState, stop: CancellationToken) {
-    let mut tick = tokio::time::interval(TICK);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            () = stop.cancelled() => return,
-            _ = tick.tick() => {}
-        }
+    suite_app::every(TICK, stop, || async {
         if let Err(err) = allocate_once(&state).await {
             tracing::warn!(error = %err, "allocation pass failed");
         }
-    }
+    })
+    .await;
 }
 
 /// One pass over the campaigns with work; returns how many changed.

@@ -20,13 +20,7 @@ const LOCK_KEY: i64 = 0x0063_6f2d_7375_6d6d;
 
 /// Refreshes the summary every [`REFRESH_EVERY`] until `stop` is cancelled.
 pub async fn run_refresher(state: AppState, stop: CancellationToken) {
-    let mut tick = tokio::time::interval(REFRESH_EVERY);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            () = stop.cancelled() => return,
-            _ = tick.tick() => {}
-        }
+    suite_app::every(REFRESH_EVERY, stop, || async {
         match refresh_once(&state).await {
             Ok(changed) => {
                 for (workspace, campaign) in changed {
@@ -38,7 +32,8 @@ pub async fn run_refresher(state: AppState, stop: CancellationToken) {
             }
             Err(err) => tracing::warn!(error = %err, "summary refresh failed"),
         }
-    }
+    })
+    .await;
 }
 
 /// One refresh (unless another instance is refreshing); returns the
