@@ -3,6 +3,7 @@
 //! health routes ([`serve`]), runs background work (outbox relay, consumers,
 //! replica monitor, partition maintenance) and shuts down within a bound.
 
+mod accept;
 mod periodic;
 mod platform;
 mod serve;

@@ -5,6 +5,7 @@ use std::time::Duration;
 use axum::Router;
 use tokio::net::TcpListener;
 
+use crate::accept::{serve_connections, ConnectionLimits};
 use crate::Platform;
 
 /// Serves `api` (routes under `/v1`, wrapped in the shared middleware, plus
@@ -32,19 +33,14 @@ pub async fn serve(
     let grace = Duration::from_secs(platform.settings.http.shutdown_grace_secs);
     tracing::info!(addr = %listener.local_addr()?, service = %platform.settings.service, "listening");
 
-    let shutdown = platform.shutdown.clone();
-    let readiness = platform.readiness.clone();
-    let http = axum::serve(listener, app).with_graceful_shutdown(async move {
-        shutdown.cancelled().await;
-        readiness.start_draining();
-    });
-    let deadline = async {
-        platform.shutdown.cancelled().await;
-        tokio::time::sleep(grace).await;
+    let limits = ConnectionLimits {
+        max_connections: platform.settings.http.max_connections,
+        idle_timeout: Duration::from_secs(platform.settings.http.idle_timeout_secs),
     };
-    tokio::select! {
-        result = http => result?,
-        () = deadline => tracing::warn!("HTTP drain exceeded the grace period"),
+    let drained = serve_connections(listener, app, limits, platform.shutdown.clone()).await;
+    platform.readiness.start_draining();
+    if tokio::time::timeout(grace, drained).await.is_err() {
+        tracing::warn!("HTTP drain exceeded the grace period");
     }
 
     platform.background.cancel();

@@ -369,3 +369,48 @@ async fn overload_is_shed_with_retry_after() {
     problem(second, 503).await;
     assert_eq!(first.await.unwrap(), 200);
 }
+
+/// Past `http.max_connections` a new connection waits (in the listen
+/// backlog) instead of being served, and a connection that sends nothing for
+/// `http.idle_timeout_secs` is closed, which lets the waiting one in.
+#[tokio::test]
+async fn connections_past_the_cap_wait_until_idle_ones_are_closed() {
+    use tokio::io::AsyncReadExt;
+
+    let (_env, settings) = env_with(&[
+        ("http.max_connections", "2"),
+        ("http.idle_timeout_secs", "1"),
+    ])
+    .await;
+    let app = spawn_app(settings).await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut idle = Vec::new();
+    for _ in 0..2 {
+        idle.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
+    }
+    let third = tokio::spawn({
+        let url = format!("{}/healthz", app.base);
+        async move { reqwest::get(url).await.map(|r| r.status().as_u16()) }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !third.is_finished(),
+        "a third connection is not served while two are open"
+    );
+    for mut conn in idle {
+        let mut buf = [0u8; 64];
+        let read = tokio::time::timeout(Duration::from_secs(10), conn.read(&mut buf))
+            .await
+            .expect("an idle connection is closed by the server");
+        assert!(
+            matches!(read, Ok(0) | Err(_)),
+            "closed, not answered: {read:?}"
+        );
+    }
+    let status = tokio::time::timeout(Duration::from_secs(10), third)
+        .await
+        .expect("the waiting connection is served once the idle ones are closed")
+        .unwrap()
+        .unwrap();
+    assert_eq!(status, 200);
+}

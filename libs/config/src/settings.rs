@@ -56,6 +56,12 @@ pub struct HttpSettings {
     pub body_limit_bytes: usize,
     /// Requests served at once; past it requests are shed with 503 + `Retry-After`.
     pub max_concurrency: usize,
+    /// Connections open at once; past it new connections wait in the listen
+    /// backlog until one closes (each open connection costs memory).
+    pub max_connections: usize,
+    /// Seconds an HTTP/1 connection may sit idle between requests, or take to
+    /// send a request's headers, before it is closed.
+    pub idle_timeout_secs: u64,
     /// Upper bound on graceful shutdown (drain HTTP, consumers, relay), in seconds.
     pub shutdown_grace_secs: u64,
 }
@@ -67,6 +73,8 @@ impl Default for HttpSettings {
             request_timeout_ms: 10_000,
             body_limit_bytes: 1024 * 1024,
             max_concurrency: 1024,
+            max_connections: 512,
+            idle_timeout_secs: 75,
             shutdown_grace_secs: 20,
         }
     }

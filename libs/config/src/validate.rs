@@ -80,6 +80,8 @@ impl Settings {
         )?;
         positive("redis.pool_size", self.redis.pool_size as u64)?;
         positive("http.max_concurrency", self.http.max_concurrency as u64)?;
+        positive("http.max_connections", self.http.max_connections as u64)?;
+        positive("http.idle_timeout_secs", self.http.idle_timeout_secs)?;
         positive("http.body_limit_bytes", self.http.body_limit_bytes as u64)?;
         positive("http.request_timeout_ms", self.http.request_timeout_ms)?;
         positive(

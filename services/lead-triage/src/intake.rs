@@ -142,6 +142,7 @@ impl Handler for InboundHandler {
         let item = WriteItem {
             lead,
             correlation_id: inbound.correlation_id,
+            traceparent: None,
         };
         let written = state
             .writer()

@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod events;
+pub mod group_commit;
 pub mod intake;
 pub mod scoring;
 pub mod state;

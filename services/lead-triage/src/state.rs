@@ -8,6 +8,7 @@ use suite_http::Principal;
 use suite_store::TwoLevelCache;
 use uuid::Uuid;
 
+use crate::group_commit::GroupCommit;
 use crate::store::models::Models;
 use crate::store::view::LeadView;
 use crate::store::writer::Writer;
@@ -22,6 +23,7 @@ pub struct AppState {
     /// The lead read path cache.
     pub leads: TwoLevelCache<LeadView>,
     writer: Arc<Writer>,
+    posts: GroupCommit,
 }
 
 impl AppState {
@@ -44,12 +46,19 @@ impl AppState {
             ),
         );
         let writer = Arc::new(Writer::new(settings.kafka.topic_prefix.clone()));
+        let concurrent = (settings.database.max_connections / 2).max(1) as usize;
+        let (posts, queue) = GroupCommit::channel();
         let state = Self {
             platform,
             models,
             leads,
             writer,
+            posts,
         };
+        let coordinator = state.clone();
+        state.platform.spawn(move |stop| {
+            crate::group_commit::coordinate(coordinator, queue, concurrent, stop)
+        });
         for listener in [
             state
                 .leads
@@ -71,13 +80,23 @@ impl AppState {
         &self.writer
     }
 
+    /// Single lead posts, group-committed.
+    pub fn posts(&self) -> &GroupCommit {
+        &self.posts
+    }
+
     /// After a committed write: remember the client's write position
     /// (read-your-writes) and drop cached copies of the touched leads.
     pub async fn after_write(&self, principal: &Principal, leads: &[Uuid]) {
-        if let Err(err) = self.platform.db.note_write(&principal.client_id()).await {
+        self.noted_write(&principal.client_id()).await;
+        self.invalidate(principal.workspace_id, leads).await;
+    }
+
+    /// Remembers `client`'s write position after a commit (read-your-writes).
+    pub async fn noted_write(&self, client: &str) {
+        if let Err(err) = self.platform.db.note_write(client).await {
             tracing::warn!(error = %err, "read-your-writes position not recorded");
         }
-        self.invalidate(principal.workspace_id, leads).await;
     }
 
     /// Drops cached copies of `leads` here and on every other instance.

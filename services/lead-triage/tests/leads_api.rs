@@ -132,6 +132,82 @@ async fn idempotency_key_and_email_merge_never_double_create() {
     assert_eq!(t.lead_count().await, 2);
 }
 
+/// Single posts arriving together are group-committed (one transaction per
+/// group): each must still get its own answer, merges and idempotency keys
+/// must behave as if the posts came one after the other, and every new lead
+/// must be stored and published once.
+#[tokio::test]
+async fn concurrent_single_posts_each_get_their_own_answer() {
+    let t = spawn().await;
+    // 40 distinct leads (every other one under an idempotency key), then
+    // each of the first 10 emails again without a key (a merge) and each of
+    // the first 10 keyed posts again with the same key and body (a replay).
+    let mut posts: Vec<(String, Option<String>)> = (0..40)
+        .map(|i| {
+            let key = (i % 2 == 0).then(|| format!("key-{i}"));
+            (format!("lead{i}@initech.com"), key)
+        })
+        .collect();
+    posts.extend((0..10).map(|i| (format!("LEAD{i}@initech.com"), None)));
+    posts.extend(
+        (0..20)
+            .step_by(2)
+            .map(|i| (format!("lead{i}@initech.com"), Some(format!("key-{i}")))),
+    );
+    let sends = posts.iter().map(|(email, key)| {
+        let mut req = t
+            .http
+            .post(t.url("/v1/leads"))
+            .bearer_auth(&t.key)
+            .json(&hot_lead(email));
+        if let Some(key) = key {
+            req = req.header("idempotency-key", key);
+        }
+        async move {
+            let resp = req.send().await.unwrap();
+            let status = resp.status().as_u16();
+            let body: serde_json::Value = resp.json().await.unwrap();
+            (status, body)
+        }
+    });
+    let answers = futures::future::join_all(sends).await;
+
+    let mut ids: std::collections::HashMap<String, (String, usize)> = Default::default();
+    // The first 50 posts are writes; the last 10 replay (their bodies are
+    // compared with the originals below).
+    for ((email, _), (status, body)) in posts.iter().zip(&answers).take(50) {
+        let email = email.to_lowercase();
+        assert!(*status == 201 || *status == 200, "{email}: {status} {body}");
+        assert_eq!(
+            body["email"].as_str().map(str::to_lowercase).as_deref(),
+            Some(email.as_str()),
+            "each post gets its own lead back"
+        );
+        let id = body["id"].as_str().unwrap().to_owned();
+        let entry = ids.entry(email.clone()).or_insert((id.clone(), 0));
+        assert_eq!(entry.0, id, "{email}: one lead per email");
+        if body["outcome"] == "created" {
+            entry.1 += 1;
+        }
+    }
+    assert_eq!(ids.len(), 40);
+    for (email, (_, created)) in &ids {
+        assert_eq!(
+            *created, 1,
+            "{email}: created once, merged or replayed otherwise"
+        );
+    }
+    // A replay answers exactly what the first post under the key answered.
+    for (n, i) in (0..20).step_by(2).enumerate() {
+        assert_eq!(answers[50 + n], answers[i], "key-{i} replayed");
+    }
+    assert_eq!(t.lead_count().await, 40);
+    let events = t.all_events(40).await;
+    let keys: HashSet<_> = events.iter().filter_map(|e| e.key.clone()).collect();
+    let expected: HashSet<_> = ids.values().map(|(id, _)| id.as_bytes().to_vec()).collect();
+    assert_eq!(keys, expected, "every new lead published");
+}
+
 #[tokio::test]
 async fn a_batch_of_1000_is_stored_and_published_in_order() {
     let t = spawn().await;

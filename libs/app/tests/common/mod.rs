@@ -129,6 +129,12 @@ fn apply(base: &Settings, overrides: figment::Figment) -> Settings {
     if let Some(v) = get("http.max_concurrency") {
         s.http.max_concurrency = v.parse().expect("concurrency");
     }
+    if let Some(v) = get("http.max_connections") {
+        s.http.max_connections = v.parse().expect("connections");
+    }
+    if let Some(v) = get("http.idle_timeout_secs") {
+        s.http.idle_timeout_secs = v.parse().expect("idle timeout");
+    }
     if let Some(v) = get("http.body_limit_bytes") {
         s.http.body_limit_bytes = v.parse().expect("limit");
     }

@@ -14,8 +14,9 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::dto::LeadInput;
+use crate::group_commit::{Post, Posted};
 use crate::state::AppState;
-use crate::store::idempotency::{self, Replay};
+use crate::store::idempotency;
 use crate::store::reads::{self, ListFilter, Position, ScoreEntry};
 use crate::store::view::LeadView;
 use crate::store::writer::{Outcome, WriteItem};
@@ -60,62 +61,23 @@ async fn create(
     let lead = body.value.validate_into("").map_err(ApiError::Validation)?;
     let correlation_id = correlation_header(&headers)?;
     let key = idempotency_key(&headers)?;
-    let hash = idempotency::body_hash(&body.bytes);
-    let ws = principal.workspace_id;
-    let model = state.models.current(ws).await?;
-
-    let mut tx = state.platform.db.primary().begin().await?;
-    if let Some(key) = &key {
-        match idempotency::check(&mut tx, ws, key, &hash).await? {
-            Replay::Fresh => {}
-            Replay::Same(status, body) => return Ok(replay(status, body)),
-            Replay::Mismatch => {
-                return Err(ApiError::invalid(
-                    "",
-                    "this Idempotency-Key was used with a different request body",
-                ))
-            }
-        }
+    let post = Post {
+        workspace: principal.workspace_id,
+        client: principal.client_id(),
+        item: WriteItem {
+            lead,
+            correlation_id,
+            traceparent: suite_bus::current_traceparent(),
+        },
+        key: key.map(|key| (key, idempotency::body_hash(&body.bytes))),
+    };
+    match state.posts().submit(post).await? {
+        Posted::Written(status, body) | Posted::Replayed(status, body) => Ok(replay(status, body)),
+        Posted::KeyMismatch => Err(ApiError::invalid(
+            "",
+            "this Idempotency-Key was used with a different request body",
+        )),
     }
-    let item = WriteItem {
-        lead,
-        correlation_id,
-    };
-    let mut written = state
-        .writer()
-        .write(&mut tx, ws, &model, vec![item])
-        .await?;
-    let written = written
-        .pop()
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("writer returned nothing")))?;
-    let written_outcome = written.outcome;
-    let status = match written.outcome {
-        Outcome::Created => StatusCode::CREATED,
-        Outcome::Merged => StatusCode::OK,
-    };
-    let body = serde_json::to_value(LeadResponse {
-        outcome: written.outcome,
-        lead: written.lead,
-    })
-    .map_err(ApiError::internal)?;
-    if let Some(key) = &key {
-        idempotency::record(&mut tx, ws, key, &hash, status, &body).await?;
-    }
-    tx.commit().await?;
-    // Only a lead that existed can be in a cache.
-    let merged: Vec<Uuid> = match written_outcome {
-        Outcome::Merged => vec![written_id(&body)],
-        Outcome::Created => Vec::new(),
-    };
-    state.after_write(&principal, &merged).await;
-    Ok(replay(status, body))
-}
-
-fn written_id(body: &serde_json::Value) -> Uuid {
-    body["id"]
-        .as_str()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_default()
 }
 
 fn replay(status: StatusCode, body: serde_json::Value) -> Response {
@@ -229,6 +191,7 @@ async fn create_batch(
                 items.push(WriteItem {
                     lead,
                     correlation_id: correlation_id.clone(),
+                    traceparent: None,
                 });
                 results.push(BatchItem {
                     index,

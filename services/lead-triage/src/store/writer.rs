@@ -37,6 +37,9 @@ pub struct WriteItem {
     pub lead: NewLead,
     /// Correlation id to use if this creates a lead (a merged lead keeps its own).
     pub correlation_id: Option<String>,
+    /// W3C `traceparent` for the lead's event, when it is written outside the
+    /// request's span (group commit); `None` takes the current span's.
+    pub traceparent: Option<String>,
 }
 
 /// What happened to an item.
@@ -67,6 +70,8 @@ struct Target {
     lead: LeadView,
     existed: bool,
     previous: Option<(i16, String)>,
+    /// The `traceparent` of the last item written into the lead, if given.
+    trace: Option<String>,
 }
 
 impl Writer {
@@ -116,6 +121,9 @@ impl Writer {
             let (id, outcome) = match found.and_then(|id| targets.get_mut(&id).map(|t| (id, t))) {
                 Some((id, target)) => {
                     apply(&mut target.lead, &item.lead.fields, now);
+                    if item.traceparent.is_some() {
+                        target.trace.clone_from(&item.traceparent);
+                    }
                     (id, Outcome::Merged)
                 }
                 None => {
@@ -127,6 +135,7 @@ impl Writer {
                             lead,
                             existed: false,
                             previous: None,
+                            trace: item.traceparent.clone(),
                         },
                     );
                     order.push(id);
@@ -300,7 +309,7 @@ impl Writer {
         for id in created_order {
             if let Some(t) = targets.get(id) {
                 history.push((&t.lead, "created"));
-                events.push(triaged_event(&t.lead, workspace, None));
+                events.push(traced(triaged_event(&t.lead, workspace, None), t));
             }
         }
         for t in targets.values().filter(|t| t.existed) {
@@ -311,7 +320,10 @@ impl Writer {
                 history.push((&t.lead, reason));
             }
             if *category != t.lead.category {
-                events.push(triaged_event(&t.lead, workspace, Some(category.as_str())));
+                events.push(traced(
+                    triaged_event(&t.lead, workspace, Some(category.as_str())),
+                    t,
+                ));
             }
         }
         insert_history(conn, workspace, &history).await?;
@@ -470,6 +482,7 @@ async fn load(
                     lead,
                     existed: true,
                     previous,
+                    trace: None,
                 },
             )
         })
@@ -503,4 +516,15 @@ pub async fn load_events(
             .push(BehaviourEvent::new(name, at));
     }
     Ok(by_lead)
+}
+
+/// Gives a lead's event the trace of the item that wrote it, if one was given.
+fn traced(
+    (category, id, mut event): (String, Uuid, suite_bus::CloudEvent),
+    target: &Target,
+) -> (String, Uuid, suite_bus::CloudEvent) {
+    if target.trace.is_some() {
+        event.traceparent.clone_from(&target.trace);
+    }
+    (category, id, event)
 }
