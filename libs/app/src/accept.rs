@@ -4,22 +4,34 @@
 //!
 //! Each open connection holds buffers and a task (about 100 KB of resident
 //! memory measured under load, docs/benchmarks.md), so an unbounded number of
-//! client connections is unbounded memory. Past the cap the loop stops
-//! accepting: new connections wait in the kernel's listen backlog until one
-//! closes, and the requests on open connections are still served (and shed
-//! with 503 past `http.max_concurrency`).
+//! client connections is unbounded memory. A connection past the cap gets one
+//! answer, 503 with `Retry-After` (problem `overload`, as for requests past
+//! `http.max_concurrency`), and is closed: overload fails fast instead of
+//! leaving clients waiting. While [`REFUSALS`] such answers are already under
+//! way, new connections wait in the kernel's listen backlog instead.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::response::IntoResponse;
 use axum::Router;
 use hyper::server::conn::http1;
+use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
+use suite_http::ApiError;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
+
+/// Connections past the cap answered at once with a 503 (each lives for one
+/// short exchange); past this many as well, new connections wait.
+const REFUSALS: usize = 64;
+
+/// How long a refused connection has to send its request's headers.
+const REFUSAL_HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Connection limits of one listener.
 #[derive(Debug, Clone, Copy)]
@@ -40,21 +52,19 @@ pub async fn serve_connections(
     limits: ConnectionLimits,
     stop: CancellationToken,
 ) -> impl std::future::Future<Output = ()> {
-    let mut builder = http1::Builder::new();
-    builder
+    let mut serving = http1::Builder::new();
+    serving
         .timer(TokioTimer::new())
         .header_read_timeout(limits.idle_timeout);
+    let mut refusing = http1::Builder::new();
+    refusing
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.idle_timeout.min(REFUSAL_HEADER_TIMEOUT))
+        .keep_alive(false);
     let open = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let refusals = Arc::new(Semaphore::new(REFUSALS));
     let graceful = GracefulShutdown::new();
     loop {
-        let permit = tokio::select! {
-            biased;
-            () = stop.cancelled() => break,
-            permit = open.clone().acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => break,
-            },
-        };
         let stream = tokio::select! {
             biased;
             () = stop.cancelled() => break,
@@ -69,9 +79,32 @@ pub async fn serve_connections(
         if let Err(err) = stream.set_nodelay(true) {
             tracing::debug!(error = %err, "TCP_NODELAY not set");
         }
+        let io = TokioIo::new(stream);
+        let permit = match open.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                if let Ok(refusal) = refusals.clone().try_acquire_owned() {
+                    let connection = refusing.serve_connection(io, service_fn(refuse));
+                    tokio::spawn(async move {
+                        let _ = connection.await;
+                        drop(refusal);
+                    });
+                    continue;
+                }
+                // Both full: this one waits for a place, and the ones behind
+                // it wait in the listen backlog.
+                tokio::select! {
+                    biased;
+                    () = stop.cancelled() => break,
+                    permit = open.clone().acquire_owned() => match permit {
+                        Ok(permit) => permit,
+                        Err(_) => break,
+                    },
+                }
+            }
+        };
         let connection =
-            builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
-        let connection = graceful.watch(connection);
+            graceful.watch(serving.serve_connection(io, TowerToHyperService::new(app.clone())));
         tokio::spawn(async move {
             if let Err(err) = connection.await {
                 tracing::debug!(error = %err, "connection closed with an error");
@@ -81,6 +114,18 @@ pub async fn serve_connections(
     }
     drop(listener);
     graceful.shutdown()
+}
+
+/// The one answer of a connection past the cap: 503 with `Retry-After`, and
+/// the connection closed after it.
+async fn refuse(
+    _request: hyper::Request<hyper::body::Incoming>,
+) -> Result<axum::response::Response, Infallible> {
+    Ok(ApiError::Unavailable {
+        reason: "overload",
+        retry_after: Duration::from_secs(1),
+    }
+    .into_response())
 }
 
 /// Errors of `accept`: a connection that failed before it was accepted is

@@ -56,8 +56,8 @@ pub struct HttpSettings {
     pub body_limit_bytes: usize,
     /// Requests served at once; past it requests are shed with 503 + `Retry-After`.
     pub max_concurrency: usize,
-    /// Connections open at once; past it new connections wait in the listen
-    /// backlog until one closes (each open connection costs memory).
+    /// Connections open at once (each costs memory); a connection past it
+    /// gets one 503 + `Retry-After` and is closed.
     pub max_connections: usize,
     /// Seconds an HTTP/1 connection may sit idle between requests, or take to
     /// send a request's headers, before it is closed.
