@@ -4,11 +4,16 @@
 //!
 //! Each open connection holds buffers and a task (about 100 KB of resident
 //! memory measured under load, docs/benchmarks.md), so an unbounded number of
-//! client connections is unbounded memory. A connection past the cap gets one
-//! answer, 503 with `Retry-After` (problem `overload`, as for requests past
-//! `http.max_concurrency`), and is closed: overload fails fast instead of
-//! leaving clients waiting. While [`REFUSALS`] such answers are already under
+//! client connections is unbounded memory. At the cap, a new connection
+//! first takes the place of connections that have no request in flight
+//! (clients' pools keep many such; nginx does the same): they are closed.
+//! Only when every open connection is busy does the new one get a single
+//! answer, 503 with `Retry-After` (problem detail `overload`, as for requests
+//! past `http.max_concurrency`), and is closed: overload fails fast instead of
+//! leaving clients waiting. While [`REFUSALS`] refusals are already under
 //! way, new connections wait in the kernel's listen backlog instead.
+
+mod tracked;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -19,12 +24,12 @@ use axum::Router;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use suite_http::ApiError;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
+
+use tracked::{Registry, Tracked};
 
 /// Connections past the cap answered at once with a 503 (each lives for one
 /// short exchange); past this many as well, new connections wait.
@@ -32,6 +37,10 @@ const REFUSALS: usize = 64;
 
 /// How long a refused connection has to send its request's headers.
 const REFUSAL_HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a new connection at the cap waits for closed idle connections
+/// to give their places back before it is refused.
+const RECLAIM_WAIT: Duration = Duration::from_millis(50);
 
 /// Connection limits of one listener.
 #[derive(Debug, Clone, Copy)]
@@ -61,9 +70,10 @@ pub async fn serve_connections(
         .timer(TokioTimer::new())
         .header_read_timeout(limits.idle_timeout.min(REFUSAL_HEADER_TIMEOUT))
         .keep_alive(false);
-    let open = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let max = limits.max_connections.max(1);
+    let open = Arc::new(Semaphore::new(max));
     let refusals = Arc::new(Semaphore::new(REFUSALS));
-    let graceful = GracefulShutdown::new();
+    let registry = Registry::default();
     loop {
         let stream = tokio::select! {
             biased;
@@ -79,41 +89,89 @@ pub async fn serve_connections(
         if let Err(err) = stream.set_nodelay(true) {
             tracing::debug!(error = %err, "TCP_NODELAY not set");
         }
-        let io = TokioIo::new(stream);
         let permit = match open.clone().try_acquire_owned() {
-            Ok(permit) => permit,
-            Err(_) => {
-                if let Ok(refusal) = refusals.clone().try_acquire_owned() {
-                    let connection = refusing.serve_connection(io, service_fn(refuse));
-                    tokio::spawn(async move {
-                        let _ = connection.await;
-                        drop(refusal);
-                    });
-                    continue;
-                }
-                // Both full: this one waits for a place, and the ones behind
-                // it wait in the listen backlog.
-                tokio::select! {
-                    biased;
-                    () = stop.cancelled() => break,
-                    permit = open.clone().acquire_owned() => match permit {
-                        Ok(permit) => permit,
-                        Err(_) => break,
-                    },
-                }
+            Ok(permit) => Some(permit),
+            Err(_) if registry.close_idle() > 0 => {
+                tokio::time::timeout(RECLAIM_WAIT, open.clone().acquire_owned())
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
             }
+            Err(_) => None,
         };
-        let connection =
-            graceful.watch(serving.serve_connection(io, TowerToHyperService::new(app.clone())));
-        tokio::spawn(async move {
-            if let Err(err) = connection.await {
-                tracing::debug!(error = %err, "connection closed with an error");
-            }
-            drop(permit);
-        });
+        if let Some(permit) = permit {
+            let connection = registry.track();
+            let served = serve(&serving, stream, app.clone(), connection);
+            tokio::spawn(async move {
+                served.await;
+                drop(permit);
+            });
+        } else if let Ok(refusal) = refusals.clone().try_acquire_owned() {
+            let connection = refusing.serve_connection(TokioIo::new(stream), service_fn(refuse));
+            tokio::spawn(async move {
+                let _ = connection.await;
+                drop(refusal);
+            });
+        } else {
+            // Busy everywhere and refusing already: this one waits for a
+            // place, and the ones behind it wait in the listen backlog.
+            let permit = tokio::select! {
+                biased;
+                () = stop.cancelled() => break,
+                permit = open.clone().acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    Err(_) => break,
+                },
+            };
+            let served = serve(&serving, stream, app.clone(), registry.track());
+            tokio::spawn(async move {
+                served.await;
+                drop(permit);
+            });
+        }
     }
     drop(listener);
-    graceful.shutdown()
+    async move {
+        registry.close_all();
+        // Every place back means every connection has closed.
+        let _ = open
+            .acquire_many(u32::try_from(max).unwrap_or(u32::MAX))
+            .await;
+    }
+}
+
+/// One served connection: requests go to `app` while `connection` counts
+/// them; closed gracefully (after the request in flight) when asked to.
+fn serve(
+    builder: &http1::Builder,
+    stream: TcpStream,
+    app: Router,
+    connection: Tracked,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
+    let state = connection.state();
+    let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+        let busy = state.busy();
+        let app = app.clone();
+        async move {
+            let response = tower::ServiceExt::oneshot(app, request).await;
+            drop(busy);
+            response
+        }
+    });
+    let served = builder.serve_connection(TokioIo::new(stream), service);
+    async move {
+        let mut served = std::pin::pin!(served);
+        let result = tokio::select! {
+            result = served.as_mut() => result,
+            () = connection.close_requested() => {
+                served.as_mut().graceful_shutdown();
+                served.await
+            }
+        };
+        if let Err(err) = result {
+            tracing::debug!(error = %err, "connection closed with an error");
+        }
+    }
 }
 
 /// The one answer of a connection past the cap: 503 with `Retry-After`, and

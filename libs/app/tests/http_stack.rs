@@ -370,16 +370,14 @@ async fn overload_is_shed_with_retry_after() {
     assert_eq!(first.await.unwrap(), 200);
 }
 
-/// Past `http.max_connections` a new connection gets one 503 with
-/// `Retry-After` at once, and a connection that sends nothing for
-/// `http.idle_timeout_secs` is closed, which makes room again.
+/// At `http.max_connections`, a new connection takes the place of open
+/// connections that have no request in flight (they are closed), so a
+/// client's idle pooled connections never lock others out.
 #[tokio::test]
-async fn connections_past_the_cap_are_refused_and_idle_ones_closed() {
-    use tokio::io::AsyncReadExt;
-
+async fn at_the_connection_cap_idle_connections_make_room() {
     let (_env, settings) = env_with(&[
         ("http.max_connections", "2"),
-        ("http.idle_timeout_secs", "1"),
+        ("http.idle_timeout_secs", "60"),
     ])
     .await;
     let app = spawn_app(settings).await;
@@ -388,23 +386,69 @@ async fn connections_past_the_cap_are_refused_and_idle_ones_closed() {
     for _ in 0..2 {
         idle.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
     }
-    let health = format!("{}/healthz", app.base);
-    let refused = reqwest::get(&health).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let served = reqwest::get(format!("{}/healthz", app.base)).await.unwrap();
+    assert_eq!(
+        served.status(),
+        200,
+        "served in the place of an idle connection"
+    );
+    for conn in idle {
+        closed_by_the_server(conn).await;
+    }
+}
+
+/// When every connection at the cap has a request in flight, a new one gets
+/// one 503 with `Retry-After` at once and is closed.
+#[tokio::test]
+async fn at_the_connection_cap_with_every_connection_busy_new_ones_are_refused() {
+    let (env, settings) = env_with(&[("http.max_connections", "2")]).await;
+    let app = spawn_app(settings).await;
+    let (_, key) = workspace_with_key(&env, ALL, None).await;
+    let slow = (0..2)
+        .map(|_| {
+            let (url, key) = (format!("{}/v1/slow", app.base), key.clone());
+            tokio::spawn(async move {
+                // A client of its own: its own connection.
+                reqwest::Client::new()
+                    .get(url)
+                    .bearer_auth(key)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            })
+        })
+        .collect::<Vec<_>>();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let refused = reqwest::get(format!("{}/healthz", app.base)).await.unwrap();
     assert_eq!(refused.headers()["retry-after"], "1");
     assert_eq!(refused.headers()["connection"], "close");
     let body = problem(refused, 503).await;
     assert_eq!(body["detail"], "overload", "{body}");
-
-    for mut conn in idle {
-        let mut buf = [0u8; 64];
-        let read = tokio::time::timeout(Duration::from_secs(10), conn.read(&mut buf))
-            .await
-            .expect("an idle connection is closed by the server");
-        assert!(
-            matches!(read, Ok(0) | Err(_)),
-            "closed, not answered: {read:?}"
-        );
+    for request in slow {
+        assert_eq!(request.await.unwrap(), 200, "the busy ones are served");
     }
-    let served = reqwest::get(&health).await.unwrap();
-    assert_eq!(served.status(), 200, "served once the idle ones are closed");
+}
+
+/// A connection that sends nothing for `http.idle_timeout_secs` is closed.
+#[tokio::test]
+async fn idle_connections_are_closed_after_the_idle_timeout() {
+    let (_env, settings) = env_with(&[("http.idle_timeout_secs", "1")]).await;
+    let app = spawn_app(settings).await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    closed_by_the_server(conn).await;
+}
+
+async fn closed_by_the_server(mut conn: tokio::net::TcpStream) {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 64];
+    let read = tokio::time::timeout(Duration::from_secs(10), conn.read(&mut buf))
+        .await
+        .expect("the connection is closed by the server");
+    assert!(
+        matches!(read, Ok(0) | Err(_)),
+        "closed, not answered: {read:?}"
+    );
 }

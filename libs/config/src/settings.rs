@@ -56,8 +56,9 @@ pub struct HttpSettings {
     pub body_limit_bytes: usize,
     /// Requests served at once; past it requests are shed with 503 + `Retry-After`.
     pub max_concurrency: usize,
-    /// Connections open at once (each costs memory); a connection past it
-    /// gets one 503 + `Retry-After` and is closed.
+    /// Connections open at once (each costs memory); at the cap idle ones are
+    /// closed to make room, and if all are busy a new one gets one 503 +
+    /// `Retry-After` and is closed.
     pub max_connections: usize,
     /// Seconds an HTTP/1 connection may sit idle between requests, or take to
     /// send a request's headers, before it is closed.
