@@ -5,8 +5,9 @@
 //! Each open connection holds buffers and a task (about 100 KB of resident
 //! memory measured under load, docs/benchmarks.md), so an unbounded number of
 //! client connections is unbounded memory. At the cap, a new connection
-//! first takes the place of connections that have no request in flight
-//! (clients' pools keep many such; nginx does the same): they are closed.
+//! first takes the place of connections that have had no request in flight
+//! for a second or more (clients' pools keep many such; nginx does the
+//! same): they are closed.
 //! Only when every open connection is busy does the new one get a single
 //! answer, 503 with `Retry-After` (problem detail `overload`, as for requests
 //! past `http.max_concurrency`), and is closed: overload fails fast instead of
@@ -29,7 +30,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use tracked::{Registry, Tracked};
+use tracked::{Registry, Tracked, RECLAIM_AFTER_IDLE};
 
 /// Connections past the cap answered at once with a 503 (each lives for one
 /// short exchange); past this many as well, new connections wait.
@@ -91,7 +92,7 @@ pub async fn serve_connections(
         }
         let permit = match open.clone().try_acquire_owned() {
             Ok(permit) => Some(permit),
-            Err(_) if registry.close_idle() > 0 => {
+            Err(_) if registry.close_idle(RECLAIM_AFTER_IDLE) > 0 => {
                 tokio::time::timeout(RECLAIM_WAIT, open.clone().acquire_owned())
                     .await
                     .ok()
@@ -148,9 +149,9 @@ fn serve(
     app: Router,
     connection: Tracked,
 ) -> impl std::future::Future<Output = ()> + Send + 'static {
-    let state = connection.state();
+    let (state, registry) = (connection.state(), connection.registry());
     let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
-        let busy = state.busy();
+        let busy = state.busy(&registry);
         let app = app.clone();
         async move {
             let response = tower::ServiceExt::oneshot(app, request).await;

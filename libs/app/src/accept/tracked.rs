@@ -5,20 +5,31 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
+/// How long a connection must have been without a request before it gives
+/// up its place: a connection just opened (or just answered) is about to be
+/// used, and closing it would fail its client's request.
+pub(super) const RECLAIM_AFTER_IDLE: Duration = Duration::from_secs(1);
+
 /// The open connections.
-#[derive(Default, Clone)]
+#[derive(Clone)]
 pub(super) struct Registry {
+    epoch: Instant,
     next: Arc<AtomicU64>,
     open: Arc<Mutex<HashMap<u64, Arc<State>>>>,
 }
 
-/// One connection's requests in flight and its close request.
+/// One connection's requests in flight, when it last had one, and its close
+/// request.
 #[derive(Default)]
 pub(super) struct State {
     in_flight: AtomicUsize,
+    /// Milliseconds after the registry's epoch when the connection opened or
+    /// its last request ended.
+    idle_since_ms: AtomicU64,
     closing: AtomicBool,
     close: Notify,
 }
@@ -31,13 +42,26 @@ pub(super) struct Tracked {
 }
 
 /// A request in flight on a connection (counted until dropped).
-pub(super) struct Busy(Arc<State>);
+pub(super) struct Busy(Arc<State>, Registry);
+
+impl Default for Registry {
+    fn default() -> Self {
+        Self {
+            epoch: Instant::now(),
+            next: Arc::default(),
+            open: Arc::default(),
+        }
+    }
+}
 
 impl Registry {
     /// Registers a new connection.
     pub(super) fn track(&self) -> Tracked {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
-        let state = Arc::new(State::default());
+        let state = Arc::new(State {
+            idle_since_ms: AtomicU64::new(self.now_ms()),
+            ..State::default()
+        });
         self.with_open(|open| {
             open.insert(id, state.clone());
         });
@@ -48,15 +72,23 @@ impl Registry {
         }
     }
 
-    /// Asks every connection without a request in flight to close; returns
-    /// how many such connections there are (closing already or now).
-    pub(super) fn close_idle(&self) -> usize {
+    /// Asks every connection without a request in flight for at least
+    /// `idle` to close; returns how many such connections there are (closing
+    /// already or now).
+    pub(super) fn close_idle(&self, idle: Duration) -> usize {
+        let now = self.now_ms();
+        let idle = u64::try_from(idle.as_millis()).unwrap_or(u64::MAX);
         self.with_open(|open| {
             open.values()
                 .filter(|s| s.in_flight.load(Ordering::Acquire) == 0)
+                .filter(|s| now.saturating_sub(s.idle_since_ms.load(Ordering::Acquire)) >= idle)
                 .inspect(|s| s.ask_to_close())
                 .count()
         })
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
     /// Asks every connection to close after its request in flight.
@@ -73,10 +105,11 @@ impl Registry {
 }
 
 impl State {
-    /// Counts a request until the returned guard is dropped.
-    pub(super) fn busy(self: &Arc<Self>) -> Busy {
+    /// Counts a request until the returned guard is dropped; `registry`
+    /// clocks when it ends.
+    pub(super) fn busy(self: &Arc<Self>, registry: &Registry) -> Busy {
         self.in_flight.fetch_add(1, Ordering::AcqRel);
-        Busy(self.clone())
+        Busy(self.clone(), registry.clone())
     }
 
     fn ask_to_close(&self) {
@@ -88,6 +121,9 @@ impl State {
 
 impl Drop for Busy {
     fn drop(&mut self) {
+        self.0
+            .idle_since_ms
+            .store(self.1.now_ms(), Ordering::Release);
         self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
 }
@@ -96,6 +132,11 @@ impl Tracked {
     /// The shared state, for counting requests.
     pub(super) fn state(&self) -> Arc<State> {
         self.state.clone()
+    }
+
+    /// The registry it belongs to (its clock).
+    pub(super) fn registry(&self) -> Registry {
+        self.registry.clone()
     }
 
     /// Completes once the connection is asked to close.
@@ -122,18 +163,23 @@ mod tests {
         let registry = Registry::default();
         let idle = registry.track();
         let busy = registry.track();
-        let request = busy.state().busy();
-        assert_eq!(registry.close_idle(), 1);
+        let request = busy.state().busy(&registry);
+        assert_eq!(
+            registry.close_idle(Duration::from_secs(3600)),
+            0,
+            "none has been idle that long"
+        );
+        assert_eq!(registry.close_idle(Duration::ZERO), 1);
         assert!(idle.state.closing.load(Ordering::Acquire));
         assert!(!busy.state.closing.load(Ordering::Acquire));
         drop(request);
         assert_eq!(
-            registry.close_idle(),
+            registry.close_idle(Duration::ZERO),
             2,
             "the asked one still counts until it is gone"
         );
         drop(idle);
         drop(busy);
-        assert_eq!(registry.close_idle(), 0);
+        assert_eq!(registry.close_idle(Duration::ZERO), 0);
     }
 }
