@@ -100,36 +100,35 @@ pub async fn serve_connections(
             }
             Err(_) => None,
         };
-        if let Some(permit) = permit {
-            let connection = registry.track();
-            let served = serve(&serving, stream, app.clone(), connection);
-            tokio::spawn(async move {
-                served.await;
-                drop(permit);
-            });
-        } else if let Ok(refusal) = refusals.clone().try_acquire_owned() {
-            let connection = refusing.serve_connection(TokioIo::new(stream), service_fn(refuse));
-            tokio::spawn(async move {
-                let _ = connection.await;
-                drop(refusal);
-            });
-        } else {
-            // Busy everywhere and refusing already: this one waits for a
-            // place, and the ones behind it wait in the listen backlog.
-            let permit = tokio::select! {
-                biased;
-                () = stop.cancelled() => break,
-                permit = open.clone().acquire_owned() => match permit {
-                    Ok(permit) => permit,
-                    Err(_) => break,
-                },
-            };
-            let served = serve(&serving, stream, app.clone(), registry.track());
-            tokio::spawn(async move {
-                served.await;
-                drop(permit);
-            });
-        }
+        let permit = match permit {
+            Some(permit) => permit,
+            None => {
+                if let Ok(refusal) = refusals.clone().try_acquire_owned() {
+                    let connection =
+                        refusing.serve_connection(TokioIo::new(stream), service_fn(refuse));
+                    tokio::spawn(async move {
+                        let _ = connection.await;
+                        drop(refusal);
+                    });
+                    continue;
+                }
+                // Busy everywhere and refusing already: this one waits for a
+                // place, and the ones behind it wait in the listen backlog.
+                tokio::select! {
+                    biased;
+                    () = stop.cancelled() => break,
+                    permit = open.clone().acquire_owned() => match permit {
+                        Ok(permit) => permit,
+                        Err(_) => break,
+                    },
+                }
+            }
+        };
+        let served = serve(&serving, stream, app.clone(), registry.track());
+        tokio::spawn(async move {
+            served.await;
+            drop(permit);
+        });
     }
     drop(listener);
     async move {
