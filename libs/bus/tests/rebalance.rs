@@ -14,13 +14,14 @@ use suite_bus::{CloudEvent, Handler, HandlerError, Record};
 use tokio_util::sync::CancellationToken;
 
 /// Sleeps `delay` per record, then records its event id; tracks the highest
-/// number of records of one partition in flight at once.
+/// number of records of one partition, and of all partitions, in flight at once.
 #[derive(Clone)]
 struct SlowHandler {
     delay: Duration,
     done: Arc<Mutex<Vec<String>>>,
     in_flight: Arc<Mutex<HashMap<i32, usize>>>,
     max_in_flight: Arc<AtomicUsize>,
+    max_total: Arc<AtomicUsize>,
 }
 
 impl SlowHandler {
@@ -30,6 +31,7 @@ impl SlowHandler {
             done: Arc::default(),
             in_flight: Arc::default(),
             max_in_flight: Arc::default(),
+            max_total: Arc::default(),
         }
     }
 
@@ -45,6 +47,7 @@ impl Handler for SlowHandler {
             let n = m.entry(record.partition).or_default();
             *n += 1;
             self.max_in_flight.fetch_max(*n, Ordering::SeqCst);
+            self.max_total.fetch_max(m.values().sum(), Ordering::SeqCst);
         }
         // Uneven durations make records of a partition finish out of order.
         let jitter = (record.offset % 3) as u32;
@@ -185,5 +188,45 @@ async fn shutdown_waits_for_in_flight_records_and_commits_them() -> anyhow::Resu
     assert!(started.elapsed() < Duration::from_secs(10));
     let got = committed(&env, env.settings.group_id(), &topic, 1).await?;
     assert_eq!(got.get(&0), Some(&3));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_in_flight_stay_within_the_consumer_bound_over_all_partitions() -> anyhow::Result<()>
+{
+    const PARTITIONS: i32 = 4;
+    let env = env_with_topics("bounded", &["backlog"], PARTITIONS).await?;
+    let topic = env.settings.topic("backlog");
+    let producer = producer(&env)?;
+    // A backlog over every partition, as when the broker hands over a burst.
+    let mut partitions = HashSet::new();
+    for i in 0..48 {
+        let e = CloudEvent::new("test.backlog.v1", "/tests", None, json!({ "i": i }));
+        let d = producer
+            .publish_event(&topic, Some(format!("k{i}").as_bytes()), &e)
+            .await?;
+        partitions.insert(d.partition);
+    }
+    assert_eq!(
+        partitions.len(),
+        PARTITIONS as usize,
+        "keys spread over the partitions"
+    );
+    let mut settings = env.settings.clone();
+    settings.consumer.max_in_flight_per_partition = 64;
+    settings.consumer.max_in_flight = 3;
+    let handler = SlowHandler::new(Duration::from_millis(30));
+    let running = start(&env, &settings, &["backlog"], handler.clone())?;
+    eventually(WAIT, "the backlog handled", || async {
+        Ok(handler.ids().len() >= 48)
+    })
+    .await?;
+    running.stop().await??;
+    assert_eq!(handler.ids().iter().collect::<HashSet<_>>().len(), 48);
+    assert_eq!(
+        handler.max_total.load(Ordering::SeqCst),
+        3,
+        "the consumer's places are used, and never more of them"
+    );
     Ok(())
 }

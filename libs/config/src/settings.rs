@@ -196,6 +196,11 @@ impl Default for KafkaSettings {
 pub struct ConsumerSettings {
     /// Records handled concurrently per partition (in-flight bound).
     pub max_in_flight_per_partition: usize,
+    /// Records handled concurrently by the whole consumer, over all its
+    /// partitions. Each holds a database connection while it writes, so keep
+    /// it well below `database.max_connections`: the rest of the pool serves
+    /// HTTP requests when a backlog arrives at once.
+    pub max_in_flight: usize,
     /// Attempts for a transiently failing record before it is dead-lettered.
     pub retry_attempts: u32,
     /// First retry delay; each further one doubles, with jitter.
@@ -211,6 +216,7 @@ impl Default for ConsumerSettings {
     fn default() -> Self {
         Self {
             max_in_flight_per_partition: 64,
+            max_in_flight: 8,
             retry_attempts: 3,
             retry_base_ms: 200,
             dlq_max_per_minute: 600,

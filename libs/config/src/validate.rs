@@ -88,6 +88,7 @@ impl Settings {
             "consumer.max_in_flight_per_partition",
             self.consumer.max_in_flight_per_partition as u64,
         )?;
+        positive("consumer.max_in_flight", self.consumer.max_in_flight as u64)?;
         positive(
             "consumer.retry_attempts",
             self.consumer.retry_attempts.into(),

@@ -1,6 +1,7 @@
 //! The runner's event loop: dispatches records to handler tasks with bounded
-//! concurrency per partition, stores each partition's watermark as records
-//! finish, and drains on revoke, shutdown or a fatal error.
+//! concurrency per partition and over the whole consumer, stores each
+//! partition's watermark as records finish, and drains on revoke, shutdown or
+//! a fatal error.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -29,6 +30,11 @@ pub(crate) struct Dispatcher<H: Handler> {
     consumer: Arc<BaseConsumer<RunnerContext>>,
     shared: Arc<Shared<H>>,
     max_in_flight: usize,
+    /// Records in flight over all partitions at most.
+    max_total: usize,
+    /// Where the next round of [`Dispatcher::dispatch_all`] starts, so the
+    /// partitions take turns at places that free up.
+    turn: usize,
     drain_timeout: Duration,
     partitions: HashMap<PartitionKey, PartitionState>,
     tasks: JoinSet<Done>,
@@ -45,6 +51,7 @@ impl<H: Handler> Dispatcher<H> {
         consumer: Arc<BaseConsumer<RunnerContext>>,
         shared: Arc<Shared<H>>,
         max_in_flight: usize,
+        max_total: usize,
         drain_timeout: Duration,
         records: mpsc::Receiver<Record>,
         control: mpsc::UnboundedReceiver<Control>,
@@ -53,6 +60,8 @@ impl<H: Handler> Dispatcher<H> {
             consumer,
             shared,
             max_in_flight,
+            max_total: max_total.max(1),
+            turn: 0,
             drain_timeout,
             partitions: HashMap::new(),
             tasks: JoinSet::new(),
@@ -114,22 +123,58 @@ impl<H: Handler> Dispatcher<H> {
     }
 
     /// Most records held waiting to start before the runner stops taking
-    /// more: enough to keep every partition's in-flight bound busy.
+    /// more: enough to keep the in-flight bounds busy.
     fn max_queued(&self) -> usize {
-        self.max_in_flight.saturating_mul(4).max(64)
+        self.max_in_flight
+            .max(self.max_total)
+            .saturating_mul(4)
+            .max(64)
     }
 
-    /// Starts queued records of `key` up to the in-flight bound.
+    /// Starts queued records of `key` up to both in-flight bounds.
     fn dispatch(&mut self, key: &PartitionKey) {
         let Some(state) = self.partitions.get_mut(key) else {
             return;
         };
         let ordered = self.shared.handler.ordered_by_key();
-        while let Some(record) = state.next_ready(self.max_in_flight, ordered) {
-            let shared = self.shared.clone();
-            let (k, generation, offset) = (key.clone(), state.generation, record.offset);
-            self.tasks
-                .spawn(async move { (k, generation, offset, process(shared, record).await) });
+        while self.tasks.len() < self.max_total {
+            let Some(record) = state.next_ready(self.max_in_flight, ordered) else {
+                break;
+            };
+            start(&mut self.tasks, &self.shared, key, state.generation, record);
+        }
+        self.report_queue_length();
+    }
+
+    /// Fills the places free under the consumer's bound from every partition,
+    /// one record per partition in turn, so a partition with a backlog cannot
+    /// keep the places its finished records leave.
+    fn dispatch_all(&mut self) {
+        let mut keys: Vec<PartitionKey> = self.partitions.keys().cloned().collect();
+        if keys.is_empty() {
+            return;
+        }
+        keys.sort_unstable();
+        let first = self.turn % keys.len();
+        keys.rotate_left(first);
+        self.turn = self.turn.wrapping_add(1);
+        let ordered = self.shared.handler.ordered_by_key();
+        let mut started = true;
+        while started {
+            started = false;
+            for key in &keys {
+                if self.tasks.len() >= self.max_total {
+                    break;
+                }
+                let Some(state) = self.partitions.get_mut(key) else {
+                    continue;
+                };
+                let Some(record) = state.next_ready(self.max_in_flight, ordered) else {
+                    continue;
+                };
+                start(&mut self.tasks, &self.shared, key, state.generation, record);
+                started = true;
+            }
         }
         self.report_queue_length();
     }
@@ -150,7 +195,9 @@ impl<H: Handler> Dispatcher<H> {
             .get_mut(&key)
             .filter(|s| s.generation == generation)
         else {
-            return; // from a revoked assignment: it will be redelivered
+            // From a revoked assignment (it will be redelivered); its place is free.
+            self.refill();
+            return;
         };
         match outcome {
             Outcome::Finished => state.finish(offset),
@@ -161,8 +208,13 @@ impl<H: Handler> Dispatcher<H> {
             }
         }
         self.store(&key);
+        self.refill();
+    }
+
+    /// Fills the places a finished record left, unless the runner is stopping.
+    fn refill(&mut self) {
         if self.fatal.is_none() && !self.shared.stopping.is_cancelled() {
-            self.dispatch(&key);
+            self.dispatch_all();
         }
         self.report_queue_length();
     }
@@ -282,6 +334,18 @@ impl<H: Handler> Dispatcher<H> {
             self.reported_queue_length = n;
         }
     }
+}
+
+/// Spawns the task handling `record` of partition `key` (assignment `generation`).
+fn start<H: Handler>(
+    tasks: &mut JoinSet<Done>,
+    shared: &Arc<Shared<H>>,
+    key: &PartitionKey,
+    generation: u64,
+    record: Record,
+) {
+    let (shared, key, offset) = (shared.clone(), key.clone(), record.offset);
+    tasks.spawn(async move { (key, generation, offset, process(shared, record).await) });
 }
 
 fn single(key: &PartitionKey, offset: Offset) -> TopicPartitionList {

@@ -31,6 +31,7 @@ pub struct ConsumerRunner<H: Handler> {
     topics: Vec<String>,
     shared: Arc<Shared<H>>,
     max_in_flight: usize,
+    max_total: usize,
     drain_timeout: Duration,
     health: Arc<ConsumerHealth>,
 }
@@ -78,6 +79,7 @@ impl<H: Handler> ConsumerRunner<H> {
                 stopping: CancellationToken::new(),
             }),
             max_in_flight: c.max_in_flight_per_partition.max(1),
+            max_total: c.max_in_flight.max(1),
             // Drain well within the session timeout so the group does not
             // evict us while we finish.
             drain_timeout: Duration::from_millis(u64::from(k.session_timeout_ms) / 2),
@@ -127,6 +129,7 @@ impl<H: Handler> ConsumerRunner<H> {
             consumer,
             self.shared,
             self.max_in_flight,
+            self.max_total,
             self.drain_timeout,
             records_rx,
             control_rx,
