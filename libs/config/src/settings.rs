@@ -199,7 +199,9 @@ pub struct ConsumerSettings {
     /// Records handled concurrently by the whole consumer, over all its
     /// partitions. Each holds a database connection while it writes, so keep
     /// it well below `database.max_connections`: the rest of the pool serves
-    /// HTTP requests when a backlog arrives at once.
+    /// HTTP requests when a backlog arrives at once. (A handler that batches
+    /// its records into one transaction, such as campaign-optimization's, is
+    /// bounded per partition only.)
     pub max_in_flight: usize,
     /// Attempts for a transiently failing record before it is dead-lettered.
     pub retry_attempts: u32,

@@ -430,7 +430,10 @@ async fn read_dlq(svc: &Service, expect: usize) -> Vec<suite_testkit::kafka::Con
 
 #[tokio::test]
 async fn interactions_of_many_campaigns_are_counted_once_in_batches() {
-    let svc = spawn(&TOPICS).await;
+    // With the consumer-wide bound at 1 every batch would be one interaction.
+    // The batcher's records share its one connection, so that bound does not
+    // apply to them and batches still form.
+    let svc = spawn_with(&TOPICS, |s| s.consumer.max_in_flight = 1).await;
     let mut campaigns = Vec::new();
     for i in 0..6 {
         let created = svc.create(&campaign_body(&format!("Batch {i}"))).await;

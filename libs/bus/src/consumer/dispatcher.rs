@@ -32,9 +32,10 @@ pub(crate) struct Dispatcher<H: Handler> {
     max_in_flight: usize,
     /// Records in flight over all partitions at most.
     max_total: usize,
-    /// Where the next round of [`Dispatcher::dispatch_all`] starts, so the
-    /// partitions take turns at places that free up.
-    turn: usize,
+    /// The partition that last got a place in [`Dispatcher::dispatch_all`]:
+    /// the next round starts after it, so partitions take turns at places
+    /// that free up.
+    last_served: Option<PartitionKey>,
     drain_timeout: Duration,
     partitions: HashMap<PartitionKey, PartitionState>,
     tasks: JoinSet<Done>,
@@ -61,7 +62,7 @@ impl<H: Handler> Dispatcher<H> {
             shared,
             max_in_flight,
             max_total: max_total.max(1),
-            turn: 0,
+            last_served: None,
             drain_timeout,
             partitions: HashMap::new(),
             tasks: JoinSet::new(),
@@ -126,7 +127,7 @@ impl<H: Handler> Dispatcher<H> {
     /// more: enough to keep the in-flight bounds busy.
     fn max_queued(&self) -> usize {
         self.max_in_flight
-            .max(self.max_total)
+            .min(self.max_total)
             .saturating_mul(4)
             .max(64)
     }
@@ -155,9 +156,11 @@ impl<H: Handler> Dispatcher<H> {
             return;
         }
         keys.sort_unstable();
-        let first = self.turn % keys.len();
+        let first = self
+            .last_served
+            .as_ref()
+            .map_or(0, |last| keys.partition_point(|k| k <= last) % keys.len());
         keys.rotate_left(first);
-        self.turn = self.turn.wrapping_add(1);
         let ordered = self.shared.handler.ordered_by_key();
         let mut started = true;
         while started {
@@ -173,6 +176,7 @@ impl<H: Handler> Dispatcher<H> {
                     continue;
                 };
                 start(&mut self.tasks, &self.shared, key, state.generation, record);
+                self.last_served = Some(key.clone());
                 started = true;
             }
         }

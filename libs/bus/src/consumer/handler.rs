@@ -31,7 +31,8 @@ use super::Record;
 /// record may be handled more than once. Records with the same key are handled
 /// one at a time in offset order; records of one partition with different
 /// keys (or none) are handled concurrently, up to
-/// `consumer.max_in_flight_per_partition`.
+/// `consumer.max_in_flight_per_partition`, and at most `consumer.max_in_flight`
+/// records of the consumer at once (see [`Handler::connection_per_record`]).
 pub trait Handler: Send + Sync + 'static {
     /// Processes `record`.
     fn handle(&self, record: &Record) -> impl Future<Output = Result<(), HandlerError>> + Send;
@@ -43,6 +44,16 @@ pub trait Handler: Send + Sync + 'static {
     fn ordered_by_key(&self) -> bool {
         true
     }
+
+    /// Whether each record in flight holds a database connection of its own
+    /// (the default), so that `consumer.max_in_flight` bounds them to leave
+    /// the rest of the pool to HTTP requests. A handler that hands records to
+    /// one shared writer (a batcher committing many in one transaction)
+    /// returns `false`: its records in flight are what fills a batch, and only
+    /// the per-partition bound applies.
+    fn connection_per_record(&self) -> bool {
+        true
+    }
 }
 
 impl<T: Handler> Handler for Arc<T> {
@@ -52,6 +63,10 @@ impl<T: Handler> Handler for Arc<T> {
 
     fn ordered_by_key(&self) -> bool {
         T::ordered_by_key(self)
+    }
+
+    fn connection_per_record(&self) -> bool {
+        T::connection_per_record(self)
     }
 }
 

@@ -63,6 +63,11 @@ impl<H: Handler> ConsumerRunner<H> {
             // within the services' memory budget.
             .set("queued.max.messages.kbytes", "8192");
         let c = &settings.consumer;
+        let max_total = if handler.connection_per_record() {
+            c.max_in_flight.max(1)
+        } else {
+            usize::MAX
+        };
         Self {
             config,
             topics,
@@ -79,7 +84,7 @@ impl<H: Handler> ConsumerRunner<H> {
                 stopping: CancellationToken::new(),
             }),
             max_in_flight: c.max_in_flight_per_partition.max(1),
-            max_total: c.max_in_flight.max(1),
+            max_total,
             // Drain well within the session timeout so the group does not
             // evict us while we finish.
             drain_timeout: Duration::from_millis(u64::from(k.session_timeout_ms) / 2),

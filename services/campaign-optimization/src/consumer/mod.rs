@@ -103,4 +103,11 @@ impl Handler for InteractionHandler {
     fn ordered_by_key(&self) -> bool {
         false
     }
+
+    /// The batcher commits every queued interaction in one transaction, so
+    /// records in flight share its connection; bounding them would only cap
+    /// the batch size.
+    fn connection_per_record(&self) -> bool {
+        false
+    }
 }

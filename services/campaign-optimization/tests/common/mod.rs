@@ -32,7 +32,16 @@ impl Drop for Service {
 
 /// Starts the service; `topics` are the (unprefixed) topics the test needs.
 pub async fn spawn(topics: &[&str]) -> Service {
-    let env = TestEnv::new("campaign-optimization").await.expect("env");
+    spawn_with(topics, |_| {}).await
+}
+
+/// [`spawn`] with the service's settings changed by `configure` first.
+pub async fn spawn_with(
+    topics: &[&str],
+    configure: impl FnOnce(&mut suite_config::Settings),
+) -> Service {
+    let mut env = TestEnv::new("campaign-optimization").await.expect("env");
+    configure(&mut env.settings);
     if !topics.is_empty() {
         env.create_topics(topics, 2).await.expect("topics");
     }
