@@ -61,7 +61,7 @@ impl<H: Handler> Dispatcher<H> {
             consumer,
             shared,
             max_in_flight,
-            max_total: max_total.max(1),
+            max_total,
             last_served: None,
             drain_timeout,
             partitions: HashMap::new(),
@@ -153,6 +153,7 @@ impl<H: Handler> Dispatcher<H> {
     fn dispatch_all(&mut self) {
         let mut keys: Vec<PartitionKey> = self.partitions.keys().cloned().collect();
         if keys.is_empty() {
+            self.report_queue_length();
             return;
         }
         keys.sort_unstable();
@@ -219,8 +220,9 @@ impl<H: Handler> Dispatcher<H> {
     fn refill(&mut self) {
         if self.fatal.is_none() && !self.shared.stopping.is_cancelled() {
             self.dispatch_all();
+        } else {
+            self.report_queue_length();
         }
-        self.report_queue_length();
     }
 
     fn fatal_once(&mut self, e: ConsumerError) {
