@@ -211,6 +211,8 @@ def main():
     ap.add_argument("--duration", type=int, required=True, help="seconds of producing")
     ap.add_argument("--drain", type=int, default=60, help="seconds to wait for the last triage events")
     ap.add_argument("--group", default="lead-triage", help="lead-triage's consumer group")
+    ap.add_argument("--fetch-wait-ms", type=int, default=100,
+                    help="the reader's fetch.wait.max.ms (as the services' SUITE__KAFKA__FETCH_WAIT_MAX_MS)")
     ap.add_argument("--seed", type=int, default=int(time.time()))
     ap.add_argument("--watch", action="append", default=[], help="NAME=PID to sample (repeatable)")
     ap.add_argument("--engagement-url", default="http://127.0.0.1:8082")
@@ -224,7 +226,10 @@ def main():
     prefix = f"lt-{run}-"
 
     common = {"bootstrap.servers": args.bootstrap, "socket.timeout.ms": 30000}
-    reader = Consumer({**common, "group.id": f"loadtest-reader-{run}", "enable.auto.commit": False})
+    # The reader's own hop is part of "produce -> triaged": fetch like the services do
+    # (SUITE__KAFKA__FETCH_WAIT_MAX_MS), since tansu holds every fetch for its whole wait.
+    reader = Consumer({**common, "group.id": f"loadtest-reader-{run}", "enable.auto.commit": False,
+                       "fetch.wait.max.ms": args.fetch_wait_ms})
     lagger = Consumer({**common, "group.id": args.group, "enable.auto.commit": False})
     md = reader.list_topics(timeout=15)
     missing = [t for t in [INBOUND, *TRIAGED] if t not in md.topics or md.topics[t].error is not None]

@@ -10,7 +10,12 @@
         marker line `<!-- scenario-rows -->`) and prints it
 
     report.py merge RESULT.json KEY OTHER.json
-        stores OTHER.json under KEY in RESULT.json (the reference ceilings)
+        stores OTHER.json under KEY in RESULT.json: the reference ceilings
+        under "references", the Postgres statement profile (KEY postgres)
+        at the top level
+
+    report.py pgtop RESULT.json
+        prints the run's Postgres statement profile as a markdown table
 
 Plots use matplotlib (installed by loadtests/lib/common into a venv under
 target/): it is the standard, well-maintained plotting library, renders PNG
@@ -197,9 +202,26 @@ def row(args):
 
 def merge(args):
     r = load(args.result)
-    r.setdefault("references", {})[args.key] = load(args.other)
+    if args.key == "postgres":
+        r["postgres"] = load(args.other)
+    else:
+        r.setdefault("references", {})[args.key] = load(args.other)
     with open(args.result, "w", encoding="utf-8") as f:
         json.dump(r, f, indent=2)
+
+
+def pgtop(args):
+    pg = load(args.result).get("postgres")
+    if not pg:
+        sys.exit(f"{args.result} has no Postgres statement profile")
+    print(f'Postgres: {pg["commits"]} commits of the suite database, {pg.get("wal_syncs", "?")} WAL flushes, '
+          f'{pg.get("wal_records", "?")} WAL records; {pg["statements"]} statements, '
+          f'{pg["exec_ms"] / 1000:.1f} s of execution in all')
+    print("| share | total ms | calls | mean ms | rows | statement |")
+    print("|---|---|---|---|---|---|")
+    for t in pg.get("top") or []:
+        q = t["query"].replace("|", "\\|")
+        print(f'| {t["share_pct"]}% | {t["total_ms"]} | {t["calls"]} | {t["mean_ms"]} | {t["rows"]} | `{q}` |')
 
 
 def main():
@@ -221,6 +243,9 @@ def main():
     p.add_argument("key")
     p.add_argument("other")
     p.set_defaults(func=merge)
+    p = sub.add_parser("pgtop")
+    p.add_argument("result")
+    p.set_defaults(func=pgtop)
     args = ap.parse_args()
     args.func(args)
 

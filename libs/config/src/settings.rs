@@ -174,6 +174,13 @@ pub struct KafkaSettings {
     pub delivery_timeout_ms: u32,
     /// Consumer `session.timeout.ms`; shutdown drains well within it.
     pub session_timeout_ms: u32,
+    /// Consumer `fetch.wait.max.ms`: how long the broker may hold a fetch that
+    /// finds no new records. Apache Kafka answers as soon as records arrive, so
+    /// there it only paces idle polls; the local tansu broker holds every fetch
+    /// for this long (half of it from 250 ms up) even when records are waiting,
+    /// which makes it each consumer hop's delivery latency (librdkafka's 500 ms
+    /// default gives ~250 ms).
+    pub fetch_wait_max_ms: u32,
 }
 
 impl Default for KafkaSettings {
@@ -186,6 +193,7 @@ impl Default for KafkaSettings {
             linger_ms: 10,
             delivery_timeout_ms: 30_000,
             session_timeout_ms: 30_000,
+            fetch_wait_max_ms: 100,
         }
     }
 }

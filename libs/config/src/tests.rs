@@ -98,6 +98,25 @@ fn zero_concurrency_is_rejected() {
 }
 
 #[test]
+fn a_fetch_wait_of_zero_or_past_the_session_timeout_is_rejected() {
+    for (wait, session) in [("0", "30000"), ("30000", "30000")] {
+        Jail::expect_with(|jail| {
+            jail.set_env("SUITE__KAFKA__FETCH_WAIT_MAX_MS", wait);
+            jail.set_env("SUITE__KAFKA__SESSION_TIMEOUT_MS", session);
+            let err = load("engagement", 8082).expect_err("invalid").to_string();
+            assert!(err.contains("SUITE__KAFKA__FETCH_WAIT_MAX_MS"), "{err}");
+            Ok(())
+        });
+    }
+    Jail::expect_with(|jail| {
+        jail.set_env("SUITE__KAFKA__FETCH_WAIT_MAX_MS", "500");
+        let s = load("engagement", 8082).expect("valid");
+        assert_eq!(s.kafka.fetch_wait_max_ms, 500);
+        Ok(())
+    });
+}
+
+#[test]
 fn flatten_lists_every_key_with_secrets_redacted() {
     Jail::expect_with(|jail| {
         jail.set_env("SUITE__DATABASE__URL", "postgres://admin:hunter2@db/x");

@@ -74,6 +74,16 @@ impl Settings {
         if self.kafka.brokers.trim().is_empty() {
             return Err(ConfigError::invalid("kafka.brokers", "must not be empty"));
         }
+        // librdkafka's own bounds are 0..=300_000; 0 would busy-poll the broker,
+        // and a hold past the session timeout could cost the group membership.
+        if self.kafka.fetch_wait_max_ms == 0
+            || self.kafka.fetch_wait_max_ms >= self.kafka.session_timeout_ms
+        {
+            return Err(ConfigError::invalid(
+                "kafka.fetch_wait_max_ms",
+                "must be greater than zero and below kafka.session_timeout_ms",
+            ));
+        }
         positive(
             "database.max_connections",
             self.database.max_connections.into(),

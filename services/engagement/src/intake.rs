@@ -112,6 +112,12 @@ pub async fn plan_lead(
     if planned {
         tracing::info!(lead_id = %lead, campaign_id = %target.id, variant_id = %variant, steps = plan.steps.len(), "outreach planned");
         state.wake.notify_one();
+        // A context read before the plan (cached with no current step) would
+        // otherwise hide it until the first send, days away for a drip.
+        state
+            .contexts
+            .invalidate(&AppState::conversation_key(workspace, lead))
+            .await;
     }
     Ok(())
 }

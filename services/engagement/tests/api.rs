@@ -21,6 +21,43 @@ async fn other_key(app: &App) -> String {
 }
 
 #[tokio::test]
+async fn a_context_read_before_the_plan_does_not_hide_the_plan() {
+    let env = env().await;
+    let lead = env.lead(json!({"email": true}), Some("UTC")).await;
+    // The first step is a day away: no send drops the cached context before then.
+    env.campaign(
+        &["nurture"],
+        json!([{"channel": "email", "delay_secs": 86400}]),
+    )
+    .await;
+    let settings = settings(&env);
+    let app = spawn(env, settings).await;
+    let before: Value = app
+        .get(&format!("/v1/leads/{lead}/context"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(before["current_step"], Value::Null, "not planned yet");
+
+    app.env
+        .triage(lead, Category::Nurture, &Uuid::now_v7().to_string())
+        .await;
+    let step = eventually(120, "the plan in the context", || async {
+        let context: Value = app
+            .get(&format!("/v1/leads/{lead}/context"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        (!context["current_step"].is_null()).then(|| context["current_step"].clone())
+    })
+    .await;
+    assert_eq!(step["channel"], "email");
+    assert_eq!(step["status"], "pending");
+}
+
+#[tokio::test]
 async fn context_and_conversation_return_what_happened_to_the_lead_only() {
     let env = env().await;
     let lead = env

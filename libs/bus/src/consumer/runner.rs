@@ -59,6 +59,7 @@ impl<H: Handler> ConsumerRunner<H> {
             .set("auto.offset.reset", "earliest")
             .set("enable.partition.eof", "false")
             .set("session.timeout.ms", k.session_timeout_ms.to_string())
+            .set("fetch.wait.max.ms", k.fetch_wait_max_ms.to_string())
             // Prefetch at most 8 MiB (librdkafka's default is 64 MiB) to stay
             // within the services' memory budget.
             .set("queued.max.messages.kbytes", "8192");
