@@ -4,6 +4,7 @@
 //! extension. Anything that cannot become a lead is dead-lettered with the
 //! reason, and never stalls the partition.
 
+use sha2::{Digest as _, Sha256};
 use suite_bus::{CloudEvent, CloudEventError, Handler, HandlerError, Record};
 use uuid::Uuid;
 
@@ -29,7 +30,8 @@ impl InboundHandler {
 /// A decoded inbound lead.
 #[derive(Debug)]
 pub struct Inbound {
-    /// Dedupe key: the CloudEvent id, or topic/partition/offset for plain JSON.
+    /// Dedupe key: the CloudEvent id, or for plain JSON the record's place and
+    /// a digest of its body (see [`plain_event_id`]).
     pub event_id: String,
     /// Target workspace.
     pub workspace: Uuid,
@@ -55,9 +57,8 @@ pub fn decode(record: &Record) -> Result<Inbound, HandlerError> {
         Err(CloudEventError::NotACloudEvent) => {
             let data: serde_json::Value = serde_json::from_slice(record.body())
                 .map_err(|e| invalid(format!("body is not JSON: {e}")))?;
-            let id = format!("{}/{}/{}", record.topic, record.partition, record.offset);
             (
-                id,
+                plain_event_id(record),
                 data,
                 None,
                 record.header_str("correlationid").map(str::to_owned),
@@ -87,6 +88,25 @@ pub fn decode(record: &Record) -> Result<Inbound, HandlerError> {
         lead,
         correlation_id,
     })
+}
+
+/// The dedupe key of a plain JSON record, which carries no id of its own:
+/// `topic/partition/offset/` and the first 8 bytes of the body's SHA-256 in
+/// hex. A redelivery (same place, same bytes) is recognised; a different lead
+/// at an offset that an earlier incarnation of the topic used (a broker
+/// reset, a topic deleted and created again, a move to another cluster) is
+/// not mistaken for it, as it would be by its place alone.
+pub fn plain_event_id(record: &Record) -> String {
+    let digest = Sha256::digest(record.body());
+    let mut head = [0u8; 8];
+    head.copy_from_slice(&digest[..8]);
+    format!(
+        "{}/{}/{}/{:016x}",
+        record.topic,
+        record.partition,
+        record.offset,
+        u64::from_be_bytes(head)
+    )
 }
 
 fn workspace_extension(record: &Record, _event: &CloudEvent) -> Option<String> {

@@ -133,3 +133,55 @@ async fn all_three_forms_become_leads_and_poison_goes_to_the_dlq() {
         .unwrap();
     assert_eq!(dead, 2);
 }
+
+/// A plain JSON lead carries no id, so it is deduped by its place in the
+/// topic and its bytes. A topic created again (or a broker reset) hands out
+/// offsets an earlier record already had: a new lead there must still
+/// become a lead, not be taken for that earlier record and dropped.
+#[tokio::test]
+async fn a_plain_lead_at_an_offset_an_earlier_topic_used_is_not_dropped() {
+    let t = spawn().await;
+    let brokers = t.env.settings.kafka.brokers.clone();
+    let topic = t.env.settings.topic("leads.inbound");
+    let ws = t.workspace.to_string();
+    // What an earlier incarnation of the topic left in processed_events: its
+    // first record of every partition, under both the place-only key and the
+    // place-and-digest key.
+    let earlier = serde_json::to_vec(
+        &serde_json::json!({"workspace_id": ws, "email": "earlier@initech.com"}),
+    )
+    .unwrap();
+    let digest = {
+        use sha2::Digest as _;
+        let d = sha2::Sha256::digest(&earlier);
+        u64::from_be_bytes(d[..8].try_into().unwrap())
+    };
+    for partition in 0..64 {
+        for key in [
+            format!("{topic}/{partition}/0"),
+            format!("{topic}/{partition}/0/{digest:016x}"),
+        ] {
+            sqlx::query("INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2)")
+                .bind(lead_triage::intake::CONSUMER)
+                .bind(key)
+                .execute(&t.env.db)
+                .await
+                .unwrap();
+        }
+    }
+
+    let plain = serde_json::json!({"workspace_id": ws, "email": "reused-offset@initech.com", "source": "webinar"});
+    suite_testkit::kafka::produce(
+        &brokers,
+        &topic,
+        Some(&format!("{ws}:reused-offset@initech.com")),
+        &serde_json::to_vec(&plain).unwrap(),
+        &[],
+    )
+    .await
+    .unwrap();
+    assert!(
+        wait_for_lead(&t, "reused-offset@initech.com").await,
+        "the new lead at offset 0 became a lead"
+    );
+}
