@@ -32,24 +32,14 @@ async fn a_context_read_before_the_plan_does_not_hide_the_plan() {
     .await;
     let settings = settings(&env);
     let app = spawn(env, settings).await;
-    let before: Value = app
-        .get(&format!("/v1/leads/{lead}/context"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let before = app.get_json(&format!("/v1/leads/{lead}/context")).await;
     assert_eq!(before["current_step"], Value::Null, "not planned yet");
 
     app.env
         .triage(lead, Category::Nurture, &Uuid::now_v7().to_string())
         .await;
     let step = eventually(120, "the plan in the context", || async {
-        let context: Value = app
-            .get(&format!("/v1/leads/{lead}/context"))
-            .await
-            .json()
-            .await
-            .unwrap();
+        let context = app.get_json(&format!("/v1/leads/{lead}/context")).await;
         (!context["current_step"].is_null()).then(|| context["current_step"].clone())
     })
     .await;

@@ -147,6 +147,11 @@ impl App {
         self.get_as(path, &self.env.key).await
     }
 
+    /// GET `path` and its JSON body.
+    pub async fn get_json(&self, path: &str) -> Value {
+        self.get(path).await.json().await.unwrap()
+    }
+
     pub async fn get_as(&self, path: &str, key: &str) -> reqwest::Response {
         self.http
             .get(format!("{}{path}", self.base))
