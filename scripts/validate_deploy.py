@@ -13,7 +13,7 @@ Checks:
     they get structural policy checks only (logged);
   * policy: every agent has probes, resources, a PDB, an HPA (CPU 70 %, memory 80 %,
     agent_queue_length, seed behaviour), a Service, an Ingress route, a ServiceMonitor, a
-    termination grace above its shutdown grace; references resolve; topics match DESIGN §3;
+    termination grace above its shutdown grace; references resolve; topics match `suite-admin topics --list`; the Kafka version matches deploy/local/kafka/pom.xml;
   * configuration: every SUITE__ variable that compose or the manifests set is a real key, every
     key is set for every agent, secrets are in the Secret, and the resulting settings load.
 """
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import json
 import os
 import re
 import subprocess
@@ -113,17 +114,27 @@ def url_host(url: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# topics (DESIGN §3, from the domain crate when present)
+# topics: their one definition is libs/domain/src/topics.rs, printed by `suite-admin topics --list`
 # ---------------------------------------------------------------------------------------------
-def design_topics(root: Path) -> tuple[set[str], set[str]]:
-    src = root / "libs/domain/src/topics.rs"
-    topics = {"leads.inbound", "leads.hot", "leads.warm", "leads.nurture", "leads.cold",
-              "leads.disqualified", "engagement.interactions", "campaigns.allocations"}
-    if src.exists():
-        found = set(re.findall(r'pub const [A-Z_]+: &str = "([a-z.]+)";', src.read_text()))
-        if found:
-            topics = found
-    return topics | {t + ".dlq" for t in topics}, {"campaigns.allocations"}
+def suite_topics(admin: str) -> tuple[set[str], set[str]]:
+    """(every topic with its .dlq twin, the compacted ones) as suite-admin creates them."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SUITE__")}
+    res = subprocess.run([admin, "topics", "--list"], env=clean, capture_output=True, text=True,
+                         timeout=60, check=True)
+    rows = [json.loads(line) for line in res.stdout.splitlines() if line.strip()]
+    return {r["name"] for r in rows}, {r["name"] for r in rows if r["compacted"]}
+
+
+# ---------------------------------------------------------------------------------------------
+# the Kafka version: deploy/local/kafka/pom.xml chooses it; compose and Strimzi repeat it
+# ---------------------------------------------------------------------------------------------
+def kafka_version(root: Path) -> str:
+    m = re.search(r"<kafka\.version>([^<]+)</kafka\.version>",
+                  (root / "deploy/local/kafka/pom.xml").read_text())
+    if not m:
+        fail("deploy/local/kafka/pom.xml", "no <kafka.version>")
+        return ""
+    return m.group(1).strip()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -168,8 +179,6 @@ def check_compose(path: str, root: Path, keys: dict[str, str], admin: str) -> No
                         fail(where, f"depends_on unknown service {dep}")
                     if not (cond or {}).get("condition"):
                         fail(where, f"depends_on {dep} has no condition")
-            if env.get("SUITE__KAFKA__IDEMPOTENCE", "").lower() != "true":
-                fail(where, "SUITE__KAFKA__IDEMPOTENCE must be true against Apache Kafka")
             if not env.get("SUITE__HTTP__BIND", "").startswith("0.0.0.0:"):
                 fail(where, "SUITE__HTTP__BIND must listen on 0.0.0.0 in a container")
             stop = str(svc.get("stop_grace_period", "10s"))
@@ -183,19 +192,17 @@ def check_compose(path: str, root: Path, keys: dict[str, str], admin: str) -> No
     for agent in AGENTS:
         if agent not in seen_agents:
             fail("compose", f"no service runs {agent}")
-    # topics created by the init job
-    script = root / "deploy/compose/kafka/create-topics.sh"
-    want, compacted = design_topics(root)
-    if script.exists():
-        text = script.read_text()
-        m = re.search(r"^TOPICS=\(([^)]*)\)", text, re.M)
-        got = set(m.group(1).split()) if m else set()
-        got |= {t + ".dlq" for t in got}
-        if got != want:
-            fail("compose kafka-init", f"topics {sorted(got ^ want)} differ from DESIGN §3")
-        m = re.search(r"^COMPACTED=\(([^)]*)\)", text, re.M)
-        if not m or set(m.group(1).split()) != compacted:
-            fail("compose kafka-init", "campaigns.allocations must be compacted")
+    # the topics: created by suite-admin (their one definition), after Kafka is healthy
+    init = services.get("kafka-init") or {}
+    if (init.get("command") or [])[:2] != ["suite-admin", "topics"]:
+        fail("compose kafka-init", "must run suite-admin topics")
+    if (init.get("depends_on") or {}).get("kafka", {}).get("condition") != "service_healthy":
+        fail("compose kafka-init", "must wait for kafka to be healthy")
+    # the same Kafka as the local stack
+    image = str((services.get("kafka") or {}).get("image", ""))
+    want_version = kafka_version(root)
+    if image != f"apache/kafka:{want_version}":
+        fail("compose kafka", f"image {image!r} is not apache/kafka:{want_version} (deploy/local/kafka/pom.xml)")
 
 
 def parse_duration(s: str) -> float:
@@ -422,8 +429,6 @@ def check_k8s(docs: list[dict], overlay: str, root: Path, keys: dict[str, str], 
         if tgp <= grace + pre_stop:
             fail(where, f"terminationGracePeriodSeconds {tgp} must exceed preStop {pre_stop}s + "
                         f"SUITE__HTTP__SHUTDOWN_GRACE_SECS {grace}s")
-        if env.get("SUITE__KAFKA__IDEMPOTENCE", "").lower() != "true":
-            fail(where, "SUITE__KAFKA__IDEMPOTENCE must be true against Apache Kafka")
         bind = env.get("SUITE__HTTP__BIND", "")
         ports = {p.get("containerPort") for p in c.get("ports", [])}
         if not bind.startswith("0.0.0.0:") or int(bind.rsplit(":", 1)[-1] or 0) not in ports:
@@ -485,7 +490,7 @@ def check_k8s(docs: list[dict], overlay: str, root: Path, keys: dict[str, str], 
         if c.get("args", [])[:2] != ["suite-admin", "migrate"]:
             fail(f"{overlay}: Job/suite-migrate", "must run suite-admin migrate")
 
-    check_operators(by_kind, index, overlay, root, ha)
+    check_operators(by_kind, index, overlay, root, admin, ha)
 
 
 def check_hpa(where: str, hpa: dict) -> None:
@@ -515,7 +520,7 @@ def check_hpa(where: str, hpa: dict) -> None:
         fail(where, "minReplicas above maxReplicas")
 
 
-def check_operators(by_kind, index, overlay: str, root: Path, ha: bool) -> None:
+def check_operators(by_kind, index, overlay: str, root: Path, admin: str, ha: bool) -> None:
     # Strimzi
     kafkas = by_kind.get("Kafka", [])
     if len(kafkas) != 1:
@@ -545,8 +550,12 @@ def check_operators(by_kind, index, overlay: str, root: Path, ha: bool) -> None:
         if int(cfg.get(k, 1)) > brokers:
             fail(f"{overlay}: Kafka/{kname}", f"{k}={cfg.get(k)} exceeds {brokers} brokers")
     if cfg.get("auto.create.topics.enable") not in (False, "false"):
-        fail(f"{overlay}: Kafka/{kname}", "auto.create.topics.enable must be false (DESIGN §3)")
-    want, compacted = design_topics(root)
+        fail(f"{overlay}: Kafka/{kname}", "auto.create.topics.enable must be false (the suite creates its topics)")
+    want_version = kafka_version(root)
+    if str(kafka["spec"]["kafka"].get("version")) != want_version:
+        fail(f"{overlay}: Kafka/{kname}", f"version {kafka['spec']['kafka'].get('version')} is not "
+                                          f"{want_version} (deploy/local/kafka/pom.xml)")
+    want, compacted = suite_topics(admin)
     topics = {}
     for t in by_kind.get("KafkaTopic", []):
         name = t["spec"].get("topicName", t["metadata"]["name"])
@@ -564,7 +573,7 @@ def check_operators(by_kind, index, overlay: str, root: Path, ha: bool) -> None:
         if is_compact != (name in compacted):
             fail(where, "cleanup.policy compact only (and always) for " + ", ".join(sorted(compacted)))
     if set(topics) != want:
-        fail(f"{overlay}: KafkaTopics", f"differ from DESIGN §3 (+ .dlq): {sorted(set(topics) ^ want)}")
+        fail(f"{overlay}: KafkaTopics", f"differ from suite-admin topics --list: {sorted(set(topics) ^ want)}")
     # CloudNativePG
     clusters = by_kind.get("Cluster", [])
     if len(clusters) != 1:

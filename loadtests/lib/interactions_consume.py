@@ -269,7 +269,7 @@ def main():
             sample_usage(watched, usage, t)
 
     producer = Producer({**common, "acks": "all", "linger.ms": 5, "compression.type": "lz4",
-                         "enable.idempotence": False})
+                         "enable.idempotence": True})
 
     def delivered(err, _msg):
         if err is not None:

@@ -14,15 +14,15 @@ lead-triage's group on `leads.inbound` (high watermark - committed offset)
 and lead-triage's RSS and CPU.
 
 With --plan-every N (default 50) it also measures "lead accepted -> engagement
-planned" (DESIGN.md §10: p95 <= 1 s): for every Nth lead triaged hot, warm or
+planned" (docs/architecture.md §10: p95 <= 1 s): for every Nth lead triaged hot, warm or
 nurture it polls engagement's GET /v1/leads/{id}/context every 100 ms until
 the lead has a current step or a recent message, and takes the time from the
 lead's scheduled produce time. Setup creates a campaign targeting those
 categories through POST /v1/campaigns (a missing endpoint fails the run).
 
-Uses confluent-kafka (the client DESIGN.md §11 found working against tansu)
-instead of a Rust producer in loadgen, so that the generator does not compile
-librdkafka; psutil reads the service's /proc figures.
+Uses confluent-kafka (an idempotent producer with acks=all, as an external
+system would produce) instead of a Rust producer in loadgen, so that the
+generator does not compile librdkafka; psutil reads the service's /proc figures.
 """
 
 import argparse
@@ -211,7 +211,7 @@ def main():
     ap.add_argument("--duration", type=int, required=True, help="seconds of producing")
     ap.add_argument("--drain", type=int, default=60, help="seconds to wait for the last triage events")
     ap.add_argument("--group", default="lead-triage", help="lead-triage's consumer group")
-    ap.add_argument("--fetch-wait-ms", type=int, default=100,
+    ap.add_argument("--fetch-wait-ms", type=int, default=500,
                     help="the reader's fetch.wait.max.ms (as the services' SUITE__KAFKA__FETCH_WAIT_MAX_MS)")
     ap.add_argument("--seed", type=int, default=int(time.time()))
     ap.add_argument("--watch", action="append", default=[], help="NAME=PID to sample (repeatable)")
@@ -227,7 +227,7 @@ def main():
 
     common = {"bootstrap.servers": args.bootstrap, "socket.timeout.ms": 30000}
     # The reader's own hop is part of "produce -> triaged": fetch like the services do
-    # (SUITE__KAFKA__FETCH_WAIT_MAX_MS), since tansu holds every fetch for its whole wait.
+    # (SUITE__KAFKA__FETCH_WAIT_MAX_MS).
     reader = Consumer({**common, "group.id": f"loadtest-reader-{run}", "enable.auto.commit": False,
                        "fetch.wait.max.ms": args.fetch_wait_ms})
     lagger = Consumer({**common, "group.id": args.group, "enable.auto.commit": False})
@@ -339,7 +339,7 @@ def main():
     initial_lag = lag_now()
 
     producer = Producer({**common, "acks": "all", "linger.ms": 5, "compression.type": "lz4",
-                         "enable.idempotence": False})
+                         "enable.idempotence": True})
 
     def delivered(err, _msg):
         if err is not None:

@@ -26,6 +26,15 @@ pub enum BusError {
     /// Headers stored in a `jsonb` column are not in the bus's format.
     #[error("stored headers are malformed: {0}")]
     StoredHeaders(String),
+    /// Deleting a topic or a consumer group failed for a reason other than
+    /// "it does not exist" (or, for a group, "it still has members").
+    #[error("deleting {name} failed: {code}")]
+    Deletion {
+        /// Topic or group name.
+        name: String,
+        /// Broker error code.
+        code: RDKafkaErrorCode,
+    },
     /// Creating a topic failed for a reason other than "already exists".
     #[error("creating topic {topic} failed: {code}")]
     TopicCreation {
@@ -68,7 +77,7 @@ impl BusError {
                         | sqlx::Error::Protocol(_)
                 ) || database_code_is_transient(e)
             }
-            Self::TopicCreation { .. } => true,
+            Self::TopicCreation { .. } | Self::Deletion { .. } => true,
             Self::CloudEvent(_)
             | Self::StoredHeaders(_)
             | Self::DeadLetterNotFound(_)
@@ -85,6 +94,7 @@ impl BusError {
             Self::CloudEvent(_) => "cloud_event",
             Self::StoredHeaders(_) => "stored_headers",
             Self::TopicCreation { .. } => "topic_creation",
+            Self::Deletion { .. } => "deletion",
             Self::DeadLetterNotFound(_) => "not_found",
             Self::AlreadyReplayed(_) => "already_replayed",
             Self::RelayIncomplete { .. } => "relay_incomplete",

@@ -11,7 +11,7 @@
 //!   durable work, retries, DLQ and a DLQ rate guard.
 //! - [`processed`]: exactly-once effects on at-least-once delivery.
 //! - [`dead_letters`]: listing and replay of dead letters.
-//! - [`topics`]: topic creation.
+//! - [`topics`]: creating the suite's topics, deleting a prefix's topics and groups.
 
 pub mod cloudevents;
 pub mod consumer;
@@ -33,5 +33,5 @@ pub use headers::HeaderList;
 pub use outbox::OutboxMessage;
 pub use producer::{Delivery, OutgoingRecord, Producer};
 pub use relay::Relay;
-pub use topics::{dlq_topic, ensure_topics};
+pub use topics::{delete_prefixed, dlq_topic, ensure_topics, EnsureReport, PurgeReport, TopicSpec};
 pub use trace::{current_traceparent, TRACEPARENT};

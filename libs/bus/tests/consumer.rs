@@ -18,7 +18,7 @@ use rdkafka::ClientConfig;
 use serde_json::json;
 use suite_bus::{
     dead_letters, BusError, CloudEvent, ConsumerError, ConsumerStatus, Handler, HandlerError,
-    Record,
+    Record, TopicSpec,
 };
 use suite_testkit::TestEnv;
 use tracing::Instrument as _;
@@ -34,7 +34,7 @@ async fn produce_to(
 ) -> anyhow::Result<Vec<i64>> {
     let raw: FutureProducer = ClientConfig::new()
         .set("bootstrap.servers", &env.settings.kafka.brokers)
-        .set("enable.idempotence", "false")
+        .set("enable.idempotence", "true")
         .create()?;
     let mut offsets = Vec::new();
     for i in 0..n {
@@ -447,19 +447,41 @@ async fn committed_offsets_are_not_redelivered_to_the_next_runner() -> anyhow::R
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ensure_topics_is_idempotent() -> anyhow::Result<()> {
+async fn ensure_topics_is_idempotent_and_a_prefix_is_deleted_whole() -> anyhow::Result<()> {
     common::init_tracing();
     let env = TestEnv::new("topics").await?;
-    let names = vec![env.settings.topic("a"), env.settings.topic("a.dlq")];
-    suite_bus::ensure_topics(&env.settings.kafka.brokers, &names, 2).await?;
-    suite_bus::ensure_topics(&env.settings.kafka.brokers, &names, 2).await?;
+    let brokers = &env.settings.kafka.brokers;
+    let specs: Vec<TopicSpec> = ["a", "a.dlq"]
+        .iter()
+        .map(|n| TopicSpec {
+            name: env.settings.topic(n),
+            compacted: *n == "a",
+        })
+        .collect();
+    let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
+    let first = suite_bus::ensure_topics(brokers, &specs, 2).await?;
+    assert_eq!(first.created.len(), 2, "{first:?}");
+    let again = suite_bus::ensure_topics(brokers, &specs, 2).await?;
+    assert!(again.created.is_empty(), "{again:?}");
+    assert_eq!(again.existing.len(), 2, "{again:?}");
+    // a compacted topic keeps the latest record per key, so the broker refuses records without one
+    let event = CloudEvent::new("t.v1", "/t", None, json!(1));
+    let unkeyed = producer(&env)?.publish_event(&names[0], None, &event).await;
+    assert!(
+        unkeyed.is_err(),
+        "a compacted topic took a record without key"
+    );
     let delivery = producer(&env)?
-        .publish_event(
-            &names[0],
-            None,
-            &CloudEvent::new("t.v1", "/t", None, json!(1)),
-        )
+        .publish_event(&names[0], Some(b"campaign-1"), &event)
         .await?;
     assert!(delivery.partition == 0 || delivery.partition == 1);
+
+    let purged = suite_bus::delete_prefixed(brokers, &env.settings.kafka.topic_prefix).await?;
+    let mut deleted = purged.topics.clone();
+    deleted.sort();
+    assert_eq!(deleted, names, "{purged:?}");
+    let (left, _) =
+        suite_bus::topics::names_with_prefix(brokers, &env.settings.kafka.topic_prefix).await?;
+    assert!(left.is_empty(), "still there: {left:?}");
     Ok(())
 }

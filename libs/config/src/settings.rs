@@ -162,8 +162,6 @@ impl Default for RedisSettings {
 pub struct KafkaSettings {
     /// Bootstrap brokers, comma-separated `host:port`.
     pub brokers: String,
-    /// `enable.idempotence` of the producer: on for Apache Kafka, off for the local tansu broker.
-    pub idempotence: bool,
     /// Prefix of every topic name (tests and shared clusters).
     pub topic_prefix: String,
     /// Consumer group; empty means the service name.
@@ -175,11 +173,8 @@ pub struct KafkaSettings {
     /// Consumer `session.timeout.ms`; shutdown drains well within it.
     pub session_timeout_ms: u32,
     /// Consumer `fetch.wait.max.ms`: how long the broker may hold a fetch that
-    /// finds no new records. Apache Kafka answers as soon as records arrive, so
-    /// there it only paces idle polls; the local tansu broker holds every fetch
-    /// for this long (half of it from 250 ms up) even when records are waiting,
-    /// which makes it each consumer hop's delivery latency (librdkafka's 500 ms
-    /// default gives ~250 ms).
+    /// finds no new records. Kafka answers as soon as records arrive, so this
+    /// only paces idle polls (librdkafka's default, 500 ms).
     pub fetch_wait_max_ms: u32,
 }
 
@@ -187,13 +182,12 @@ impl Default for KafkaSettings {
     fn default() -> Self {
         Self {
             brokers: "127.0.0.1:9092".into(),
-            idempotence: false,
             topic_prefix: String::new(),
             group_id: String::new(),
             linger_ms: 10,
             delivery_timeout_ms: 30_000,
             session_timeout_ms: 30_000,
-            fetch_wait_max_ms: 100,
+            fetch_wait_max_ms: 500,
         }
     }
 }

@@ -13,7 +13,7 @@ fn defaults_match_the_local_stack() {
         assert_eq!(s.redis.nodes.len(), 6);
         assert_eq!(s.database.replica_urls.len(), 1);
         assert_eq!(s.group_id(), "lead-triage");
-        assert!(!s.kafka.idempotence);
+        assert_eq!(s.kafka.fetch_wait_max_ms, 500);
         Ok(())
     });
 }
@@ -109,9 +109,9 @@ fn a_fetch_wait_of_zero_or_past_the_session_timeout_is_rejected() {
         });
     }
     Jail::expect_with(|jail| {
-        jail.set_env("SUITE__KAFKA__FETCH_WAIT_MAX_MS", "500");
+        jail.set_env("SUITE__KAFKA__FETCH_WAIT_MAX_MS", "100");
         let s = load("engagement", 8082).expect("valid");
-        assert_eq!(s.kafka.fetch_wait_max_ms, 500);
+        assert_eq!(s.kafka.fetch_wait_max_ms, 100);
         Ok(())
     });
 }
@@ -132,7 +132,10 @@ fn flatten_lists_every_key_with_secrets_redacted() {
             Some(settings::REDACTED)
         );
         assert_eq!(get("SUITE__HTTP__BIND").as_deref(), Some("127.0.0.1:8082"));
-        assert_eq!(get("SUITE__KAFKA__IDEMPOTENCE").as_deref(), Some("false"));
+        assert_eq!(
+            get("SUITE__KAFKA__FETCH_WAIT_MAX_MS").as_deref(),
+            Some("500")
+        );
         assert!(get("SUITE__REDIS__NODES").is_some_and(|v| v.split(',').count() == 6));
         assert!(!format!("{keys:?}").contains("hunter2"));
         // Every listed key is accepted back from the environment.

@@ -1,4 +1,4 @@
-//! Event payloads carried as CloudEvents `data` (DESIGN §3).
+//! Event payloads carried as CloudEvents `data` (docs/architecture.md §3).
 //!
 //! Each payload type names its versioned `ce_type`. Payloads do not deny
 //! unknown fields: a producer may add optional fields within a version,
@@ -45,7 +45,7 @@ pub const CE_TYPE_CAMPAIGN_ALLOCATION: &str = "campaign.allocation.v1";
 ///
 /// The lead's email address and phone number are never in the event:
 /// Kafka topics are retained, replicated and read by every consumer, and
-/// DESIGN §8 keeps personal data out of logs and such side channels. A
+/// docs/architecture.md §8 keeps personal data out of logs and such side channels. A
 /// consumer that needs to contact the lead reads it by `lead_id` from
 /// lead-triage. `email_hash` is an HMAC of the address under a
 /// deployment secret ([`EmailHash`]); it is absent when no key is

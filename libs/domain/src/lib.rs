@@ -1,5 +1,5 @@
 //! Event and entity types shared across the services, and the topic contract
-//! (DESIGN §3).
+//! (docs/architecture.md §3).
 //!
 //! Every value type here has a `parse` constructor that returns a typed
 //! error, so holding one proves it is valid (STYLE 7). None of them does

@@ -1,4 +1,4 @@
-//! Redaction of personal data for logs and traces (DESIGN §8: never log a
+//! Redaction of personal data for logs and traces (docs/architecture.md §8: never log a
 //! raw email or phone number).
 //!
 //! Both functions take raw strings, not only parsed values, because the

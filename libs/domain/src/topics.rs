@@ -1,4 +1,7 @@
-//! Topic names (DESIGN §3). Every topic has a `.dlq` twin.
+//! Topic names (docs/architecture.md §3): the one list of the suite's topics.
+//! `suite-admin topics` creates them (locally and in compose), and
+//! `scripts/validate-deploy` checks the Kubernetes `KafkaTopic`s against it.
+//! Every topic has a `.dlq` twin.
 
 /// Leads from external producers, consumed by lead-triage.
 pub const LEADS_INBOUND: &str = "leads.inbound";
@@ -37,4 +40,28 @@ pub fn dlq(topic: &str) -> String {
 /// Every topic including the dead-letter twins.
 pub fn all_with_dlq() -> Vec<String> {
     ALL.iter().flat_map(|t| [(*t).to_owned(), dlq(t)]).collect()
+}
+
+/// Topics whose records are compacted by key: only the latest record per key
+/// (per campaign) matters.
+pub const COMPACTED: [&str; 1] = [CAMPAIGN_ALLOCATIONS];
+
+/// Whether `topic` (a primary topic name, without prefix) is compacted.
+pub fn is_compacted(topic: &str) -> bool {
+    COMPACTED.contains(&topic)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_topic_has_a_dlq_twin_and_only_allocations_are_compacted() {
+        let all = all_with_dlq();
+        assert_eq!(all.len(), 2 * ALL.len());
+        assert!(all.contains(&"leads.inbound.dlq".to_owned()));
+        assert!(is_compacted("campaigns.allocations"));
+        assert!(!is_compacted("campaigns.allocations.dlq"));
+        assert!(!is_compacted("leads.hot"));
+    }
 }

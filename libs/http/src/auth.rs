@@ -1,4 +1,4 @@
-//! API-key authentication (DESIGN §4.7): keys per workspace, stored hashed,
+//! API-key authentication (docs/architecture.md §4.7): keys per workspace, stored hashed,
 //! scoped read / write / admin.
 
 use std::sync::Arc;

@@ -8,11 +8,6 @@ use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
-/// How long a topic that yields nothing is read before it counts as empty
-/// (the local broker answered a 481-record fetch in 6.4 s, and a first fetch
-/// after 14 s, while tests ran in parallel).
-const EMPTY_GRACE: Duration = Duration::from_secs(30);
-
 /// A record read back from a topic.
 #[derive(Debug, Clone)]
 pub struct Consumed {
@@ -45,8 +40,9 @@ impl Consumed {
 
 /// Reads `topic` from the beginning of every partition until `expect`
 /// records arrived and then `settle` passed (to catch duplicates), or —
-/// with `expect == usize::MAX`, "everything there is" — until no record
-/// arrived for `settle`; never longer than `timeout`.
+/// with `expect == usize::MAX`, "everything there is" — until every partition
+/// is read up to the end it had when the read began; never longer than
+/// `timeout`.
 pub async fn read_topic(
     brokers: &str,
     topic: &str,
@@ -69,10 +65,8 @@ fn read_blocking(
     settle: Duration,
 ) -> anyhow::Result<Vec<Consumed>> {
     // No consumer group: every partition is assigned at offset 0 (test
-    // topics are created fresh, so that is their beginning). A group would
-    // depend on the local broker answering heartbeats within the session
-    // timeout, which it does not under a full parallel test run, and an
-    // `Offset::Beginning` would depend on its unreliable offset lookup.
+    // topics are created fresh, so that is their beginning), and a reader
+    // needs no join or rebalance.
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("group.id", format!("reader-{}", uuid::Uuid::new_v4()))
@@ -90,25 +84,34 @@ fn read_blocking(
         assignment.add_partition_offset(topic, i32::try_from(p)?, Offset::Offset(0))?;
     }
     consumer.assign(&assignment)?;
+    // where each partition ended when the read began: "everything there is"
+    let mut ends: Vec<i64> = Vec::with_capacity(partitions);
+    for p in 0..partitions {
+        let (_, high) =
+            consumer.fetch_watermarks(topic, i32::try_from(p)?, Duration::from_secs(30))?;
+        ends.push(high);
+    }
+    let mut next: Vec<i64> = vec![0; partitions];
     let deadline = Instant::now() + timeout;
     let mut out = Vec::new();
     let mut reached: Option<Instant> = None;
-    let mut last_activity = Instant::now();
     while Instant::now() < deadline {
         if let Some(at) = reached {
             if at.elapsed() >= settle {
                 break;
             }
         }
-        // "Everything there is": idle for `settle` after the first record,
-        // or nothing at all within the grace a group join can take here.
-        let idle = if out.is_empty() { EMPTY_GRACE } else { settle };
-        if expect == usize::MAX && last_activity.elapsed() >= idle {
+        if expect == usize::MAX && next.iter().zip(&ends).all(|(n, end)| n >= end) {
             break;
         }
         match consumer.poll(Duration::from_millis(100)) {
             Some(Ok(m)) => {
-                last_activity = Instant::now();
+                if let Some(n) = usize::try_from(m.partition())
+                    .ok()
+                    .and_then(|p| next.get_mut(p))
+                {
+                    *n = m.offset() + 1;
+                }
                 let headers = m
                     .headers()
                     .map(|h| {
@@ -137,7 +140,7 @@ fn read_blocking(
     Ok(out)
 }
 
-/// Produces one raw record (idempotence off, as the local broker needs).
+/// Produces one raw record with an idempotent producer, as an external system would.
 pub async fn produce(
     brokers: &str,
     topic: &str,
@@ -147,7 +150,7 @@ pub async fn produce(
 ) -> anyhow::Result<()> {
     let producer: FutureProducer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
-        .set("enable.idempotence", "false")
+        .set("enable.idempotence", "true")
         .set("acks", "all")
         .create()?;
     let mut owned = OwnedHeaders::new();

@@ -3,16 +3,21 @@
 //! database (cloned from a migrated template), its own Redis key prefix and
 //! its own Kafka topic prefix, so tests run in parallel without seeing each
 //! other's data.
+//!
+//! Topics and consumer groups of tests are named `test.<run>.<env>.…`, where
+//! `<run>` is `SUITE_TEST_RUN` (set by `scripts/test`, which deletes the run's
+//! topics and groups when it ends) or else `<unix seconds>-<pid>` of the test
+//! process. Runs older than two hours are deleted by the next test that
+//! starts, like stale test databases, so an aborted run leaves nothing for long.
 
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
-use rdkafka::ClientConfig;
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
+use suite_bus::TopicSpec;
 use suite_config::Settings;
 
 pub mod kafka;
@@ -25,6 +30,10 @@ const SERVER_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 const REPLICA_SERVER: &str = "postgres://postgres@127.0.0.1:5433";
 /// Test databases older than this are dropped by later test runs.
 const STALE_AFTER: Duration = Duration::from_secs(2 * 3600);
+/// Every test topic and consumer group starts with this.
+pub const TEST_PREFIX: &str = "test.";
+/// The environment variable that names the test run (see the crate docs).
+pub const RUN_VAR: &str = "SUITE_TEST_RUN";
 
 /// One isolated slice of the local stack.
 pub struct TestEnv {
@@ -48,6 +57,7 @@ impl TestEnv {
             "connect to the local Postgres primary: is `scripts/stack up --backing` running?",
         )?;
         drop_stale_databases(&mut admin).await;
+        drop_stale_topics().await;
         sqlx::query(&format!(
             r#"CREATE DATABASE "{db_name}" TEMPLATE "{template}""#
         ))
@@ -74,24 +84,21 @@ impl TestEnv {
 
     /// Creates `names` (without prefix) as prefixed topics with `partitions` partitions each.
     pub async fn create_topics(&self, names: &[&str], partitions: i32) -> anyhow::Result<()> {
-        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-            .set("bootstrap.servers", &self.settings.kafka.brokers)
-            .create()
-            .context("kafka admin client")?;
-        let full: Vec<String> = names.iter().map(|n| self.settings.topic(n)).collect();
-        let topics: Vec<NewTopic<'_>> = full
+        let topics: Vec<TopicSpec> = names
             .iter()
-            .map(|name| NewTopic::new(name, partitions, TopicReplication::Fixed(1)))
+            .map(|n| TopicSpec {
+                name: self.settings.topic(n),
+                compacted: false,
+            })
             .collect();
-        let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
-        for result in admin.create_topics(&topics, &opts).await? {
-            match result {
-                Ok(_) => {}
-                Err((_, rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists)) => {}
-                Err((topic, code)) => anyhow::bail!("create topic {topic}: {code}"),
-            }
-        }
+        suite_bus::ensure_topics(&self.settings.kafka.brokers, &topics, partitions).await?;
         Ok(())
+    }
+
+    /// The name of a consumer group of this environment (under its topic
+    /// prefix, so that the run's clean-up deletes it with the topics).
+    pub fn group(&self, name: &str) -> String {
+        format!("{}{name}", self.settings.kafka.topic_prefix)
     }
 
     /// A second primary URL for this environment's database, as a secret.
@@ -107,10 +114,13 @@ fn settings_for(service: &str, id: &str, primary: &str, replica: &str) -> anyhow
         .merge(Serialized::default("database.url", primary))
         .merge(Serialized::default("database.replica_urls", replica))
         .merge(Serialized::default("redis.key_prefix", format!("t{id}:")))
-        .merge(Serialized::default("kafka.topic_prefix", format!("t{id}.")))
+        .merge(Serialized::default(
+            "kafka.topic_prefix",
+            format!("{}{id}.", run_prefix()),
+        ))
         .merge(Serialized::default(
             "kafka.group_id",
-            format!("{service}-{id}"),
+            format!("{}{id}.{service}", run_prefix()),
         ))
         .merge(Serialized::default("telemetry.log_format", "pretty"));
     Ok(suite_config::from_figment(&figment)?)
@@ -188,6 +198,52 @@ async fn drop_stale_databases(admin: &mut PgConnection) {
                 .await;
         }
     }
+}
+
+/// `test.<run>.`: the prefix of every topic and group this test process creates.
+pub fn run_prefix() -> &'static str {
+    static PREFIX: OnceLock<String> = OnceLock::new();
+    PREFIX.get_or_init(|| {
+        let run = std::env::var(RUN_VAR)
+            .ok()
+            .filter(|r| !r.is_empty())
+            .unwrap_or_else(|| format!("{}-{}", unix_secs(), std::process::id()));
+        format!("{TEST_PREFIX}{run}.")
+    })
+}
+
+/// Deletes the topics and consumer groups of test runs older than
+/// [`STALE_AFTER`] (once per test process; failures are ignored: the next
+/// process tries again).
+async fn drop_stale_topics() {
+    static DONE: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    DONE.get_or_init(|| async {
+        let brokers = suite_config::KafkaSettings::default().brokers;
+        let Ok((topics, groups)) =
+            suite_bus::topics::names_with_prefix(&brokers, TEST_PREFIX).await
+        else {
+            return;
+        };
+        let now = unix_secs();
+        let mut stale: Vec<String> = topics
+            .iter()
+            .chain(&groups)
+            .filter_map(|name| stale_run(name, now))
+            .collect();
+        stale.sort();
+        stale.dedup();
+        for run in stale {
+            let _ = suite_bus::delete_prefixed(&brokers, &run).await;
+        }
+    })
+    .await;
+}
+
+/// `test.<run>.` of `name` if that run started more than [`STALE_AFTER`] ago.
+fn stale_run(name: &str, now: u64) -> Option<String> {
+    let run = name.strip_prefix(TEST_PREFIX)?.split('.').next()?;
+    let started: u64 = run.split('-').next()?.parse().ok()?;
+    (now.saturating_sub(started) > STALE_AFTER.as_secs()).then(|| format!("{TEST_PREFIX}{run}."))
 }
 
 fn unique_id() -> String {

@@ -1,5 +1,5 @@
 //! Campaign-optimization agent: owns campaigns, aggregates outcomes and
-//! allocates traffic (DESIGN §6).
+//! allocates traffic (docs/architecture.md §6.3).
 //!
 //! The binary is thin: [`run`] is the whole service, so tests can start it
 //! on port 0 against an isolated environment. Parts:

@@ -155,7 +155,7 @@ async fn start_service(
     logs: &std::path::Path,
     extra: &[(&str, &str)],
 ) -> ServiceProcess {
-    let group = format!("{service}-{}", env.id);
+    let group = env.group(service);
     // Small pools: the suite's tests share one Postgres (max_connections 100)
     // while this one runs three services; waiting for a connection is fine.
     let mut vars = vec![

@@ -1,5 +1,5 @@
 //! Short-term memory of a lead in Redis: the latest messages and
-//! interactions, newest first, written as they happen (DESIGN §6, the
+//! interactions, newest first, written as they happen (docs/architecture.md §6.2, the
 //! seeds' context retrieval). Postgres holds the long-term history; losing
 //! Redis only makes the context endpoint read Postgres instead.
 

@@ -1,6 +1,7 @@
 //! `suite-admin`: the operator CLI. Reads the same `SUITE__*` settings as the services.
 
 mod demo;
+mod kafka;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
@@ -23,11 +24,29 @@ enum Command {
     Config,
     /// Apply pending migrations to the primary and create partitions ahead.
     Migrate,
-    /// Create every topic of the suite (and its `.dlq` twin) if missing.
+    /// Create every topic of the suite (and its `.dlq` twin) if missing
+    /// (names from libs/domain/src/topics.rs; `campaigns.allocations` compacted).
     Topics {
         /// Partitions per topic.
         #[arg(long, default_value_t = 4)]
         partitions: i32,
+        /// Only print the topics, one JSON object a line (`name`, `compacted`),
+        /// without contacting the broker (deployment checks compare with it).
+        #[arg(long)]
+        list: bool,
+    },
+    /// Delete every topic and consumer group whose name starts with a prefix
+    /// (test runs, or a shared cluster's `SUITE__KAFKA__TOPIC_PREFIX`).
+    PurgeTopics {
+        /// Name prefix; must not be empty.
+        #[arg(long)]
+        prefix: String,
+    },
+    /// Produce a record to the broker and consume it back (exit 1 if that fails).
+    CheckBroker {
+        /// Seconds to wait for the record to come back.
+        #[arg(long, default_value_t = 20)]
+        timeout: u64,
     },
     /// Create a workspace; prints its id.
     CreateWorkspace {
@@ -82,13 +101,11 @@ async fn main() -> anyhow::Result<()> {
             let created = suite_store::ensure_partitions(&pool, 3).await?;
             println!("migrations applied; {created} partitions created");
         }
-        Command::Topics { partitions } => {
-            let names: Vec<String> = suite_domain::topics::all_with_dlq()
-                .iter()
-                .map(|t| settings.topic(t))
-                .collect();
-            suite_bus::ensure_topics(&settings.kafka.brokers, &names, partitions).await?;
-            println!("{} topics present", names.len());
+        Command::Topics { list: true, .. } => kafka::list(&settings),
+        Command::Topics { partitions, .. } => kafka::ensure(&settings, partitions).await?,
+        Command::PurgeTopics { prefix } => kafka::purge(&settings, &prefix).await?,
+        Command::CheckBroker { timeout } => {
+            kafka::check(&settings, std::time::Duration::from_secs(timeout)).await?;
         }
         Command::CreateWorkspace { name } => {
             let pool = connect(&settings).await?;

@@ -15,7 +15,8 @@ use suite_testkit::TestEnv;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-/// Generous bound for anything involving a consumer-group join on tansu.
+/// Generous bound for anything involving a consumer-group join (a rebalance
+/// waits for every member of the group, on a machine busy with other tests).
 pub const WAIT: Duration = Duration::from_secs(60);
 
 static TRACING: Once = Once::new();

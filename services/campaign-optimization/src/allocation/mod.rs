@@ -1,4 +1,4 @@
-//! The I/O-free decision core of campaign optimization (DESIGN §6).
+//! The I/O-free decision core of campaign optimization (docs/architecture.md §6.3).
 //!
 //! Everything here is a pure function of its inputs (counts, policy, clock
 //! readings, seeds), so the consumer, the API and the tests all reach the

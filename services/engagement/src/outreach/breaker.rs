@@ -1,4 +1,4 @@
-//! A circuit breaker per provider (DESIGN §4.5).
+//! A circuit breaker per provider (docs/architecture.md §4.5).
 //!
 //! - **Closed**: calls pass; outcomes go into a sliding time window
 //!   ([`BreakerConfig::window`], in [`BUCKETS`] buckets). Once the window

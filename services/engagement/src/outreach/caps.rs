@@ -22,7 +22,7 @@
 //! that already holds a place (a redelivered event, a restarted consumer)
 //! is allowed without counting it twice, and releasing twice gives back one
 //! place. A token is recognised within its own day; a redelivery on a
-//! later day takes a new place, and the send reservation (DESIGN §4.3) is
+//! later day takes a new place, and the send reservation (docs/architecture.md §4.3) is
 //! what stops a second send. Each set expires a day after its window ends.
 
 use std::sync::LazyLock;

@@ -176,7 +176,7 @@ pub fn plan(
 /// `index` is not in the plan).
 ///
 /// The returned step keeps its planned `due_at`; the send path runs a
-/// fallback for a permanent failure at once (DESIGN §6), so it schedules the
+/// fallback for a permanent failure at once (docs/architecture.md §6.2), so it schedules the
 /// step at `max(now, …)` of its choosing.
 pub fn fallback_after(ladder: &[PlannedStep], index: u32) -> Option<PlannedStep> {
     let failed = ladder.iter().find(|s| s.index == index)?;

@@ -1,4 +1,4 @@
-//! Self-contained building blocks of the send path (DESIGN §4.3–5, §6).
+//! Self-contained building blocks of the send path (docs/architecture.md §4.3–4.5, §6.2).
 //!
 //! Each module holds one concern and does no I/O except [`caps`] and [`budget`] (Redis):
 //!

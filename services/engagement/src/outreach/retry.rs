@@ -1,4 +1,4 @@
-//! The provider retry policy (DESIGN §4.4, §6): transient failures are
+//! The provider retry policy (docs/architecture.md §4.4, §6.2): transient failures are
 //! retried with exponential backoff (factor 2) and full jitter; permanent
 //! ones are not, and send the step to the next channel at once.
 

@@ -1,4 +1,4 @@
-//! The send path of one claimed step, in the order DESIGN §6 and issue #4
+//! The send path of one claimed step, in the order docs/architecture.md §6.2 and issue #4
 //! give: campaign still sending → consent → address → quiet hours →
 //! template → frequency caps → send reservation → provider (breaker,
 //! retries) → communication + `sent` interaction (outbox).

@@ -1,4 +1,4 @@
-//! Lead scoring: pure, deterministic and explainable (DESIGN §6).
+//! Lead scoring: pure, deterministic and explainable (docs/architecture.md §6.1).
 //!
 //! [`score`] turns a lead's [`LeadSignals`] and [`BehaviourEvent`]s into a
 //! [`Triage`] under a workspace's [`ScoringModel`] at a given `now`. No
