@@ -2,6 +2,8 @@
 --
 --   wrk -t2 -c64 -d60s -s loadtests/wrk/unique-leads.lua "$TRIAGE_URL" -- "$DEMO_API_KEY"
 --
+-- wrk is not part of the stack: install it once with `apt-get install wrk` (Debian 12).
+--
 -- The email holds a run token, the thread and a counter, so no two requests of a run (or of
 -- two runs) merge into one lead; the rest of the body is a warm B2B lead, so that engagement
 -- plans outreach for the ones that score hot, warm or nurture.
