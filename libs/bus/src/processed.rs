@@ -1,6 +1,7 @@
 //! Exactly-once effects on at-least-once delivery: a consumer records each
 //! event id in the same transaction as its side effects.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use sqlx::{PgConnection, PgPool};
@@ -31,6 +32,30 @@ pub async fn first_time(
     .await?
     .rows_affected();
     Ok(inserted == 1)
+}
+
+/// [`first_time`] for a set: records every id of `event_ids` with one
+/// statement, inside the caller's open transaction, and returns the ids
+/// recorded now (each once, however often it appears in `event_ids`). An id
+/// not returned was handled before: its effects must not be applied again.
+pub async fn first_times(
+    conn: &mut PgConnection,
+    consumer: &str,
+    event_ids: &[&str],
+) -> Result<HashSet<String>, BusError> {
+    if event_ids.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let fresh: Vec<String> = sqlx::query_scalar(
+        "INSERT INTO processed_events (consumer, event_id) \
+         SELECT $1, id FROM unnest($2::text[]) AS id \
+         ON CONFLICT (consumer, event_id) DO NOTHING RETURNING event_id",
+    )
+    .bind(consumer)
+    .bind(event_ids)
+    .fetch_all(conn)
+    .await?;
+    Ok(fresh.into_iter().collect())
 }
 
 /// Deletes bookkeeping rows older than `older_than` (keep it well above the

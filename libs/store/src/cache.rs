@@ -191,6 +191,21 @@ where
         self.publish(Some(key)).await;
     }
 
+    /// [`invalidate`](Self::invalidate) for every key of `keys` (the keys a
+    /// batch of writes touched): the L2 deletes in flight together, and one
+    /// message tells the other instances to drop them all.
+    pub async fn invalidate_many(&self, keys: &[String]) {
+        if keys.is_empty() {
+            return;
+        }
+        futures::future::join_all(keys.iter().map(|key| self.l2_del(key))).await;
+        self.inner.generation.fetch_add(1, Ordering::AcqRel);
+        for key in keys {
+            self.inner.l1.invalidate(key).await;
+        }
+        self.publish_message(None, keys.to_vec()).await;
+    }
+
     /// Removes `key` from this instance's L1 only (what a received invalidation does).
     pub async fn invalidate_local(&self, key: &str) {
         self.inner.generation.fetch_add(1, Ordering::AcqRel);
@@ -227,9 +242,15 @@ where
     }
 
     async fn publish(&self, key: Option<&str>) {
+        self.publish_message(key.map(str::to_owned), Vec::new())
+            .await;
+    }
+
+    async fn publish_message(&self, key: Option<String>, keys: Vec<String>) {
         let message = invalidation::Message {
             origin: self.inner.origin.clone(),
-            key: key.map(str::to_owned),
+            key,
+            keys,
         };
         let result = match serde_json::to_string(&message) {
             Ok(payload) => {

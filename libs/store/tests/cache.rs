@@ -250,6 +250,48 @@ async fn invalidation_reaches_the_other_instance() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A batch of writes drops all its keys with one call: from L2 at once, from
+/// the other instance's L1 by one message; keys it does not name stay cached.
+#[tokio::test]
+async fn invalidate_many_drops_every_named_key_everywhere() -> anyhow::Result<()> {
+    let env = env().await?;
+    let name = format!("inv-many-{}", env.id);
+    let shutdown = CancellationToken::new();
+    let a = cache(&env, &name)?;
+    let b = cache(&env, &name)?;
+    a.spawn_invalidation_listener(shutdown.clone());
+    b.spawn_invalidation_listener(shutdown.clone());
+    assert!(a.wait_subscribed(Duration::from_secs(5)).await);
+    assert!(b.wait_subscribed(Duration::from_secs(5)).await);
+
+    let source = Source::default();
+    source.set(Some(summary(1)));
+    for key in ["k1", "k2", "k3", "kept"] {
+        assert_eq!(b.get_or_load(key, source.load()).await?, Some(summary(1)));
+    }
+    assert_eq!(source.calls(), 4);
+
+    a.invalidate_many(&["k1".to_owned(), "k2".to_owned(), "k3".to_owned()])
+        .await;
+    eventually(
+        Duration::from_secs(5),
+        "b to drop the three keys",
+        || async {
+            b.get("k1").await.is_none()
+                && b.get("k2").await.is_none()
+                && b.get("k3").await.is_none()
+        },
+    )
+    .await?;
+    assert_eq!(
+        b.get("kept").await,
+        Some(summary(1)),
+        "an unnamed key stays"
+    );
+    shutdown.cancel();
+    Ok(())
+}
+
 #[tokio::test]
 async fn a_load_overtaken_by_an_invalidation_is_not_cached() -> anyhow::Result<()> {
     let env = env().await?;

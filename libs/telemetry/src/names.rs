@@ -31,6 +31,8 @@ pub const HTTP_REJECTED: &str = "http_requests_rejected_total";
 /// Counter of outreach steps finished by engagement, labels `channel`, `outcome`
 /// (`sent`, `rescheduled`, `skipped`, `failed`, `dead`, `indeterminate`).
 pub const ENGAGEMENT_STEPS: &str = "engagement_steps_total";
+/// Histogram of triaged leads planned per transaction by engagement's planner.
+pub const ENGAGEMENT_PLAN_BATCH: &str = "engagement_plan_batch_size";
 /// Counter of provider calls, labels `provider`, `result` (`ok`, `transient`, `permanent`).
 pub const PROVIDER_CALLS: &str = "engagement_provider_calls_total";
 
@@ -67,6 +69,10 @@ pub fn describe() {
     describe_counter!(
         ENGAGEMENT_STEPS,
         "Outreach steps finished, by channel and outcome."
+    );
+    describe_histogram!(
+        ENGAGEMENT_PLAN_BATCH,
+        "Triaged leads planned per transaction by engagement's planner."
     );
     describe_counter!(
         PROVIDER_CALLS,

@@ -140,6 +140,17 @@ fn read_blocking(
     Ok(out)
 }
 
+/// A raw record for [`produce_many`].
+#[derive(Debug, Clone, Default)]
+pub struct RawRecord {
+    /// The key, if any.
+    pub key: Option<String>,
+    /// The value.
+    pub payload: Vec<u8>,
+    /// Headers, in order.
+    pub headers: Vec<(String, String)>,
+}
+
 /// Produces one raw record with an idempotent producer, as an external system would.
 pub async fn produce(
     brokers: &str,
@@ -148,25 +159,43 @@ pub async fn produce(
     payload: &[u8],
     headers: &[(&str, &str)],
 ) -> anyhow::Result<()> {
+    let record = RawRecord {
+        key: key.map(str::to_owned),
+        payload: payload.to_vec(),
+        headers: headers
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+    };
+    produce_many(brokers, topic, &[record]).await
+}
+
+/// Produces `records` with one idempotent producer, all in flight at once
+/// (records of one key keep their order), and waits until every one is
+/// acknowledged.
+pub async fn produce_many(brokers: &str, topic: &str, records: &[RawRecord]) -> anyhow::Result<()> {
     let producer: FutureProducer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("enable.idempotence", "true")
         .set("acks", "all")
+        .set("linger.ms", "5")
         .create()?;
-    let mut owned = OwnedHeaders::new();
-    for (k, v) in headers {
-        owned = owned.insert(Header {
-            key: k,
-            value: Some(v.as_bytes()),
-        });
+    let sends = records.iter().map(|r| {
+        let mut owned = OwnedHeaders::new();
+        for (k, v) in &r.headers {
+            owned = owned.insert(Header {
+                key: k,
+                value: Some(v.as_bytes()),
+            });
+        }
+        let mut record = FutureRecord::to(topic).payload(&r.payload).headers(owned);
+        if let Some(key) = &r.key {
+            record = record.key(key);
+        }
+        producer.send(record, Duration::from_secs(30))
+    });
+    for sent in futures::future::join_all(sends).await {
+        sent.map_err(|(e, _)| anyhow::anyhow!("produce to {topic}: {e}"))?;
     }
-    let mut record = FutureRecord::to(topic).payload(payload).headers(owned);
-    if let Some(key) = key {
-        record = record.key(key);
-    }
-    producer
-        .send(record, Duration::from_secs(10))
-        .await
-        .map_err(|(e, _)| anyhow::anyhow!("produce to {topic}: {e}"))?;
     Ok(())
 }

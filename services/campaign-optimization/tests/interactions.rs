@@ -439,10 +439,11 @@ async fn interactions_of_many_campaigns_are_counted_once_in_batches() {
         let created = svc.create(&campaign_body(&format!("Batch {i}"))).await;
         campaigns.push((id_of(&created), variant_ids(&created)[0]));
     }
-    // 25 sends per campaign, interleaved across campaigns (different keys
-    // are handled concurrently), each produced twice.
+    // 42 sends per campaign, interleaved across campaigns (different keys
+    // are handled concurrently), each produced twice; with the clicks below,
+    // 1,008 interactions of which 504 count.
     let mut events = Vec::new();
-    for _ in 0..25 {
+    for _ in 0..42 {
         for (campaign, variant) in &campaigns {
             events.push(interaction(
                 svc.workspace,
@@ -453,11 +454,41 @@ async fn interactions_of_many_campaigns_are_counted_once_in_batches() {
             ));
         }
     }
-    let sends = events.iter().chain(events.iter()).map(|e| svc.produce(e));
+    // Every send clicked twice under two interaction ids (a provider that
+    // reported the click twice): one click per send.
+    let clicks: Vec<InteractionV1> = events
+        .iter()
+        .flat_map(|sent| {
+            let click = || {
+                interaction(
+                    svc.workspace,
+                    *sent.campaign_id.unwrap().as_uuid(),
+                    *sent.variant_id.unwrap().as_uuid(),
+                    sent.send_id.unwrap(),
+                    InteractionKind::Clicked,
+                )
+            };
+            [click(), click()]
+        })
+        .collect();
+    let sends = events
+        .iter()
+        .chain(events.iter())
+        .chain(clicks.iter())
+        .map(|e| svc.produce(e));
     futures::future::join_all(sends).await;
     for (campaign, variant) in &campaigns {
         drain(&svc, *campaign, *variant).await;
-        assert_eq!(counts(&svc, *variant).await.0, 25, "campaign {campaign}");
+        let (sends, clicked, ..) = counts(&svc, *variant).await;
+        assert_eq!((sends, clicked), (42, 42), "campaign {campaign}");
+        let day: (i64,) = sqlx::query_as(
+            "SELECT sum(sends)::bigint FROM campaign_daily_spend WHERE campaign_id = $1",
+        )
+        .bind(campaign)
+        .fetch_one(&svc.env.db)
+        .await
+        .unwrap();
+        assert_eq!(day.0, 42, "the day's sends of campaign {campaign}");
     }
     // Group commit happened: some transaction counted more than one interaction.
     let metrics = svc

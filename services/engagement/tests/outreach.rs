@@ -203,3 +203,95 @@ async fn withdrawn_email_consent_falls_back_and_unsubscribe_stops_later_email() 
     );
     assert_eq!(consent["current"]["sms"]["allowed"], true);
 }
+
+/// A burst of 500 records on `leads.hot`, planned as sets: triage events of
+/// 489 distinct leads, 10 of them delivered a second time (same id and
+/// bytes, as a retrying producer would send), and one poison record among
+/// them. Each of the 489 leads gets one plan, each id is recorded once, the
+/// poison record alone is dead-lettered and its batch mates are planned.
+#[tokio::test]
+async fn a_burst_of_triage_events_plans_each_lead_once_and_dead_letters_the_poison() {
+    use suite_testkit::kafka::RawRecord;
+
+    let env = env().await;
+    let leads: Vec<Uuid> = (0..489).map(|_| Uuid::now_v7()).collect();
+    sqlx::query(
+        "INSERT INTO leads (id, workspace_id, email, name, country, timezone, consent, score, category, \
+         breakdown, model_version, correlation_id) \
+         SELECT id, $2, 'burst.' || id || '@initech.example', 'Dana Scully', 'US', 'UTC', \
+         '{\"email\": true}'::jsonb, 90, 'hot', '[]'::jsonb, 1, 'corr-test' FROM unnest($1::uuid[]) AS id",
+    )
+    .bind(&leads)
+    .bind(env.workspace)
+    .execute(env.db())
+    .await
+    .unwrap();
+    // One delayed email step: the test is about planning, not sending.
+    let (campaign, _) = env
+        .campaign(&["hot"], json!([{"channel": "email", "delay_secs": 86400}]))
+        .await;
+    let settings = settings(&env);
+    let app = spawn(env, settings).await;
+
+    let id = |i: usize| format!("burst-{i}");
+    let mut records: Vec<RawRecord> = leads
+        .iter()
+        .enumerate()
+        .map(|(i, lead)| app.env.triage_record(*lead, Category::Hot, &id(i)))
+        .collect();
+    records.insert(
+        250,
+        RawRecord {
+            key: Some("poison".to_owned()),
+            payload: b"{not json".to_vec(),
+            headers: vec![("ce_type".to_owned(), "lead.triaged.v1".to_owned())],
+        },
+    );
+    records.extend(
+        (0..5)
+            .chain(484..489)
+            .map(|i| app.env.triage_record(leads[i], Category::Hot, &id(i))),
+    );
+    let records_len = records.len();
+    let s = &app.env.env.settings;
+    suite_testkit::kafka::produce_many(&s.kafka.brokers, &s.topic("leads.hot"), &records)
+        .await
+        .unwrap();
+
+    let db = app.db().clone();
+    eventually(120, "every event processed", || async {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM processed_events WHERE event_id LIKE 'burst-%'",
+        )
+        .fetch_one(&db)
+        .await
+        .unwrap();
+        (n == 489).then_some(())
+    })
+    .await;
+    let plans: Vec<(Uuid, i64)> = sqlx::query_as(
+        "SELECT lead_id, count(*) FROM outreach_plans WHERE campaign_id = $1 GROUP BY lead_id",
+    )
+    .bind(campaign)
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    assert_eq!(records_len, 500);
+    assert_eq!(plans.len(), 489, "every lead planned");
+    assert!(plans.iter().all(|(_, n)| *n == 1), "no lead planned twice");
+    let steps: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM scheduled_steps s JOIN outreach_plans p ON p.id = s.plan_id WHERE p.campaign_id = $1",
+    )
+    .bind(campaign)
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!(steps, 489, "one step per plan");
+    assert_eq!(
+        app.env
+            .count("SELECT count(*) FROM dead_letters WHERE error_class = 'invalid_event'")
+            .await,
+        1,
+        "only the poison record is dead-lettered"
+    );
+}

@@ -1,10 +1,12 @@
-//! Group commit of single lead posts.
+//! Group commit of single leads: `POST /v1/leads` and `leads.inbound` records.
 //!
-//! Every `POST /v1/leads` hands its lead to one coordinator, which writes the
-//! posts that arrive together for one workspace in one transaction, through
-//! the same [`Writer`] call a batch uses: one set of round trips, one commit
-//! and one read-your-writes position per client for the whole group, instead
-//! of per lead.
+//! Every single post and every inbound record hands its lead to one
+//! coordinator, which writes the leads that arrive together for one workspace
+//! in one transaction, through the same [`Writer`] call a batch uses: one set
+//! of round trips, one commit and one read-your-writes position per client
+//! for the whole group, instead of per lead. The inbound records of a group
+//! are deduplicated with one statement (their ids in `processed_events`),
+//! in the group's transaction.
 //!
 //! - It adds no wait of its own: a group is whatever has queued while the
 //!   previous groups were being committed. With light load every group is a
@@ -14,7 +16,9 @@
 //!   posts never take the whole pool from reads, batches and consumers.
 //! - Each post still answers only after its own transaction committed, with
 //!   the same status and body as before. A post with an `Idempotency-Key` is
-//!   checked and recorded inside the group's transaction.
+//!   checked and recorded inside the group's transaction; so is the id of an
+//!   inbound record, which answers [`Posted::Duplicate`] when it was written
+//!   before (or earlier in the same group).
 //! - If a group's transaction fails, each of its posts is retried in a
 //!   transaction of its own, so one post can never fail another; the post
 //!   whose own transaction fails gets that error.
@@ -42,17 +46,42 @@ pub const MAX_GROUP: usize = 100;
 /// Posts waiting for a group; past it callers wait to enqueue.
 const QUEUE: usize = 1_024;
 
-/// One single post, validated.
+/// One single lead, validated.
 #[derive(Debug, Clone)]
 pub struct Post {
-    /// The caller's workspace.
+    /// The lead's workspace.
     pub workspace: Uuid,
-    /// The caller's client id (read-your-writes).
-    pub client: String,
+    /// Where the lead came from.
+    pub origin: Origin,
     /// The lead.
     pub item: WriteItem,
-    /// `Idempotency-Key` and the SHA-256 of the body, if the caller sent a key.
-    pub key: Option<(String, Vec<u8>)>,
+}
+
+/// Where a single lead came from.
+#[derive(Debug, Clone)]
+pub enum Origin {
+    /// A `POST /v1/leads`.
+    Request {
+        /// The caller's client id (read-your-writes).
+        client: String,
+        /// `Idempotency-Key` and the SHA-256 of the body, if the caller sent a key.
+        key: Option<(String, Vec<u8>)>,
+    },
+    /// A `leads.inbound` record.
+    Event {
+        /// Its dedupe id, recorded in `processed_events` under
+        /// [`crate::intake::CONSUMER`].
+        id: String,
+    },
+}
+
+impl Post {
+    fn key(&self) -> Option<&(String, Vec<u8>)> {
+        match &self.origin {
+            Origin::Request { key, .. } => key.as_ref(),
+            Origin::Event { .. } => None,
+        }
+    }
 }
 
 /// What a post came to.
@@ -64,6 +93,8 @@ pub enum Posted {
     Replayed(StatusCode, serde_json::Value),
     /// The key was used before with a different body.
     KeyMismatch,
+    /// An inbound record whose id was written before: nothing written.
+    Duplicate,
 }
 
 struct Job {
@@ -201,7 +232,7 @@ async fn write_group(
     let mut keyed: Vec<(usize, &str, &[u8])> = posts
         .iter()
         .enumerate()
-        .filter_map(|(i, p)| p.key.as_ref().map(|(k, h)| (i, k.as_str(), h.as_slice())))
+        .filter_map(|(i, p)| p.key().map(|(k, h)| (i, k.as_str(), h.as_slice())))
         .collect();
     keyed.sort_by(|a, b| a.1.cmp(b.1));
     for (i, key, hash) in keyed {
@@ -210,6 +241,10 @@ async fn write_group(
             Replay::Same(status, body) => Some(Posted::Replayed(status, body)),
             Replay::Mismatch => Some(Posted::KeyMismatch),
         };
+    }
+
+    for i in first_events(&mut tx, posts).await? {
+        results[i] = Some(Posted::Duplicate);
     }
 
     let fresh: Vec<usize> = (0..posts.len()).filter(|&i| results[i].is_none()).collect();
@@ -239,14 +274,20 @@ async fn write_group(
             lead: w.lead,
         })
         .map_err(ApiError::internal)?;
-        if let Some((key, hash)) = &posts[i].key {
+        if let Some((key, hash)) = posts[i].key() {
             idempotency::record(&mut tx, workspace, key, hash, status, &body).await?;
         }
         results[i] = Some(Posted::Written(status, body));
     }
     tx.commit().await?;
 
-    let clients: BTreeSet<&str> = posts.iter().map(|p| p.client.as_str()).collect();
+    let clients: BTreeSet<&str> = posts
+        .iter()
+        .filter_map(|p| match &p.origin {
+            Origin::Request { client, .. } => Some(client.as_str()),
+            Origin::Event { .. } => None,
+        })
+        .collect();
     for client in clients {
         state.noted_write(client).await;
     }
@@ -257,4 +298,33 @@ async fn write_group(
         .into_iter()
         .map(|r| r.ok_or_else(|| ApiError::internal(anyhow::anyhow!("a post without a result"))))
         .collect()
+}
+
+/// Records the ids of the group's inbound records in `processed_events`,
+/// in one statement; returns the places of those written before (a
+/// redelivery), and of every repeat of an id after its first place.
+async fn first_events(
+    conn: &mut sqlx::PgConnection,
+    posts: &[&Post],
+) -> Result<Vec<usize>, sqlx::Error> {
+    let events: Vec<(usize, &str)> = posts
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| match &p.origin {
+            Origin::Event { id } => Some((i, id.as_str())),
+            Origin::Request { .. } => None,
+        })
+        .collect();
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<&str> = events.iter().map(|(_, id)| *id).collect();
+    let mut fresh = suite_bus::processed::first_times(conn, crate::intake::CONSUMER, &ids)
+        .await
+        .map_err(|e| sqlx::Error::Protocol(format!("processed events: {e}")))?;
+    Ok(events
+        .into_iter()
+        .filter(|(_, id)| !fresh.remove(*id))
+        .map(|(i, _)| i)
+        .collect())
 }

@@ -4,26 +4,39 @@
 //! extension. Anything that cannot become a lead is dead-lettered with the
 //! reason, and never stalls the partition.
 
+use std::collections::HashSet;
+use std::sync::RwLock;
+
 use sha2::{Digest as _, Sha256};
 use suite_bus::{CloudEvent, CloudEventError, Handler, HandlerError, Record};
 use uuid::Uuid;
 
 use crate::api::dto::LeadInput;
+use crate::group_commit::{Origin, Post, Posted};
 use crate::state::AppState;
 use crate::store::writer::WriteItem;
 
 /// Consumer name in `processed_events`.
 pub const CONSUMER: &str = "lead-triage.inbound";
 
-/// Handles `leads.inbound` records.
+/// Most workspaces an inbound handler remembers as existing.
+pub const KNOWN_WORKSPACES: usize = 10_000;
+
+/// Handles `leads.inbound` records: decodes and validates each, then hands
+/// it to the group commit shared with single posts ([`crate::group_commit`]),
+/// which writes and deduplicates whatever queued together as one set.
 pub struct InboundHandler {
     state: AppState,
+    known: RwLock<HashSet<Uuid>>,
 }
 
 impl InboundHandler {
     /// A handler writing through `state`.
     pub fn new(state: AppState) -> Self {
-        Self { state }
+        Self {
+            state,
+            known: RwLock::new(HashSet::new()),
+        }
     }
 }
 
@@ -131,6 +144,40 @@ fn describe(errors: &[suite_http::FieldError]) -> String {
         .join("; ")
 }
 
+impl InboundHandler {
+    /// Whether `workspace` exists. Workspaces are never deleted, so a known
+    /// one is remembered for the life of the process (up to
+    /// [`KNOWN_WORKSPACES`] of them); an unknown one is asked again each time,
+    /// as it may be created later.
+    async fn workspace_exists(&self, workspace: Uuid) -> Result<bool, HandlerError> {
+        if self.known().contains(&workspace) {
+            return Ok(true);
+        }
+        let exists: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM workspaces WHERE id = $1)")
+                .bind(workspace)
+                .fetch_one(self.state.platform.db.primary())
+                .await?;
+        if exists {
+            let mut known = self
+                .known
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if known.len() >= KNOWN_WORKSPACES {
+                known.clear();
+            }
+            known.insert(workspace);
+        }
+        Ok(exists)
+    }
+
+    fn known(&self) -> std::sync::RwLockReadGuard<'_, HashSet<Uuid>> {
+        self.known
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 impl Handler for InboundHandler {
     async fn handle(&self, record: &Record) -> Result<(), HandlerError> {
         let inbound = decode(record)?;
@@ -138,48 +185,54 @@ impl Handler for InboundHandler {
             .lead
             .validate_into("")
             .map_err(|e| invalid(describe(&e)))?;
-        let state = &self.state;
-        let model = state
-            .models
-            .current(inbound.workspace)
-            .await
-            .map_err(|e| HandlerError::transient(format!("{e:?}")))?;
-        let mut tx = state.platform.db.primary().begin().await?;
-        let known: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM workspaces WHERE id = $1)")
-                .bind(inbound.workspace)
-                .fetch_one(&mut *tx)
-                .await?;
-        if !known {
+        if !self.workspace_exists(inbound.workspace).await? {
             return Err(HandlerError::permanent(
                 "unknown_workspace",
                 "no such workspace",
             ));
         }
-        if !suite_bus::processed::first_time(&mut tx, CONSUMER, &inbound.event_id).await? {
-            return Ok(());
-        }
-        let item = WriteItem {
-            lead,
-            correlation_id: inbound.correlation_id,
-            traceparent: None,
+        let post = Post {
+            workspace: inbound.workspace,
+            origin: Origin::Event {
+                id: inbound.event_id,
+            },
+            item: WriteItem {
+                lead,
+                correlation_id: inbound.correlation_id,
+                // the record's span, so the triage event continues its trace
+                traceparent: suite_bus::current_traceparent(),
+            },
         };
-        let written = state
-            .writer()
-            .write(&mut tx, inbound.workspace, &model, vec![item])
-            .await?;
-        tx.commit().await?;
-        for w in &written {
-            if w.outcome == crate::store::writer::Outcome::Merged {
-                state.invalidate(inbound.workspace, &[w.lead.id]).await;
-            }
-            tracing::info!(
-                lead_id = %w.lead.id,
+        let posted = self
+            .state
+            .posts()
+            .submit(post)
+            .await
+            .map_err(|e| HandlerError::transient(format!("{e:?}")))?;
+        match posted {
+            Posted::Written(_, body) => tracing::debug!(
+                lead_id = body["id"].as_str().unwrap_or_default(),
                 workspace_id = %inbound.workspace,
-                category = %w.lead.category,
+                category = body["category"].as_str().unwrap_or_default(),
                 "inbound lead triaged"
-            );
+            ),
+            Posted::Duplicate => tracing::debug!(
+                workspace_id = %inbound.workspace,
+                "inbound lead seen before; nothing written"
+            ),
+            Posted::Replayed(..) | Posted::KeyMismatch => {
+                return Err(HandlerError::transient(
+                    "an inbound record was answered as an idempotent request",
+                ))
+            }
         }
         Ok(())
+    }
+
+    /// Records hand their leads to the group commit, which writes everything
+    /// queued in one transaction: records in flight share its connections,
+    /// and bounding them would only cap the group size.
+    fn connection_per_record(&self) -> bool {
+        false
     }
 }

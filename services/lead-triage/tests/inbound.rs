@@ -185,3 +185,91 @@ async fn a_plain_lead_at_an_offset_an_earlier_topic_used_is_not_dropped() {
         "the new lead at offset 0 became a lead"
     );
 }
+
+/// A burst of inbound leads is written as sets by the group commit: 200
+/// distinct CloudEvents, 10 of them delivered a second time (the same id and
+/// bytes, as a producer that retried would send; 5 with their key, 5 without,
+/// so some repeats land in the same group as their first copy and some in a
+/// later one), and one poison record among them. Each lead is stored and
+/// triaged once, each id is recorded once, and the poison record alone is
+/// dead-lettered.
+#[tokio::test]
+async fn a_burst_with_repeated_ids_becomes_each_lead_once() {
+    use suite_testkit::kafka::RawRecord;
+
+    let t = spawn().await;
+    let brokers = t.env.settings.kafka.brokers.clone();
+    let topic = t.env.settings.topic("leads.inbound");
+    let ws = t.workspace.to_string();
+    let record = |i: usize, keyed: bool| {
+        let email = format!("burst{i}@initech.com");
+        RawRecord {
+            key: keyed.then(|| format!("{ws}:{email}")),
+            payload: serde_json::to_vec(&hot_lead(&email)).unwrap(),
+            headers: [
+                ("ce_id", format!("burst-{i}")),
+                ("ce_source", "/crm".to_owned()),
+                ("ce_type", "lead.submitted.v1".to_owned()),
+                ("ce_specversion", "1.0".to_owned()),
+                ("content-type", "application/json".to_owned()),
+                ("ce_workspaceid", ws.clone()),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+        }
+    };
+    let mut records: Vec<RawRecord> = (0..200).map(|i| record(i, true)).collect();
+    records.insert(
+        100,
+        RawRecord {
+            key: Some(format!("{ws}:poison")),
+            payload: b"\x00 not a lead".to_vec(),
+            headers: Vec::new(),
+        },
+    );
+    records.extend((0..5).map(|i| record(i, true)));
+    records.extend((195..200).map(|i| record(i, false)));
+    suite_testkit::kafka::produce_many(&brokers, &topic, &records)
+        .await
+        .unwrap();
+
+    let dlq = suite_testkit::kafka::read_topic(
+        &brokers,
+        &format!("{topic}.dlq"),
+        1,
+        Duration::from_secs(30),
+        Duration::from_millis(500),
+    )
+    .await
+    .unwrap();
+    assert_eq!(dlq.len(), 1, "only the poison record is dead-lettered");
+    assert_eq!(dlq[0].payload, b"\x00 not a lead");
+
+    let triaged = suite_testkit::kafka::read_topic(
+        &brokers,
+        &t.env.settings.topic("leads.hot"),
+        200,
+        Duration::from_secs(60),
+        Duration::from_secs(2),
+    )
+    .await
+    .unwrap();
+    let mut leads: Vec<String> = triaged
+        .iter()
+        .map(|r| r.json()["lead_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(leads.len(), 200, "one triage event per lead");
+    leads.sort();
+    leads.dedup();
+    assert_eq!(leads.len(), 200, "no lead triaged twice");
+    assert_eq!(t.lead_count().await, 200);
+    let recorded: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM processed_events WHERE consumer = $1 AND event_id LIKE 'burst-%'",
+    )
+    .bind(lead_triage::intake::CONSUMER)
+    .fetch_one(&t.env.db)
+    .await
+    .unwrap();
+    assert_eq!(recorded, 200);
+}

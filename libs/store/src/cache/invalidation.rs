@@ -24,9 +24,12 @@ pub(crate) struct Message {
     /// The publishing instance (it ignores its own messages).
     #[serde(rename = "o")]
     pub(crate) origin: String,
-    /// The key to drop; `None` drops every entry.
+    /// The key to drop; `None` drops every entry (unless `keys` names some).
     #[serde(rename = "k")]
     pub(crate) key: Option<String>,
+    /// Several keys to drop at once (one message for a batch of writes).
+    #[serde(rename = "ks", default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) keys: Vec<String>,
 }
 
 /// Runs until `shutdown`: subscribe, apply messages, and on any failure mark
@@ -123,8 +126,13 @@ where
         return;
     }
     inner.generation.fetch_add(1, Ordering::AcqRel);
-    match message.key {
-        Some(key) => inner.l1.invalidate(&key).await,
-        None => inner.l1.invalidate_all(),
+    match (message.key, message.keys.is_empty()) {
+        (Some(key), _) => inner.l1.invalidate(&key).await,
+        (None, false) => {
+            for key in &message.keys {
+                inner.l1.invalidate(key).await;
+            }
+        }
+        (None, true) => inner.l1.invalidate_all(),
     }
 }

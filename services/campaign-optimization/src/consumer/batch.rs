@@ -1,13 +1,13 @@
-//! Group commit of interactions: one transaction per batch, one savepoint
-//! per interaction.
+//! Group commit of interactions: one transaction per batch, counted as one
+//! set ([`count_batch`]).
 
-use sqlx::Acquire as _;
 use suite_bus::HandlerError;
 use suite_domain::InteractionV1;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-use super::count::{count_in, Outcome};
+use super::count::{count_batch, Outcome};
+use crate::error::Error;
 use crate::state::AppState;
 
 /// Most interactions counted in one transaction.
@@ -58,44 +58,58 @@ async fn run(state: AppState, mut rx: mpsc::Receiver<Job>) {
     }
 }
 
-/// Counts `jobs` in one transaction and answers every job.
-async fn commit_batch(state: &AppState, mut jobs: Vec<Job>) {
-    // Campaign row locks are taken in campaign order (stable sort: one
-    // campaign's interactions keep their order), the same order in every
-    // instance, so concurrent batches cannot deadlock.
-    jobs.sort_by_key(|j| campaign_of(&j.interaction));
+/// Counts `jobs` in one transaction and answers every job. If the batch's
+/// transaction fails, each job is counted in a transaction of its own, so
+/// one interaction can never fail its batch mates.
+async fn commit_batch(state: &AppState, jobs: Vec<Job>) {
     metrics::histogram!(crate::metric_names::INTERACTION_BATCH_SIZE).record(jobs.len() as f64);
-    let results = match count_all(state, &jobs).await {
-        Ok(results) => results,
+    match count_all(state, &jobs).await {
+        Ok(results) => answer(state, jobs, results).await,
+        Err(err) if jobs.len() == 1 => {
+            answer(state, jobs, vec![Err(HandlerError::from(err))]).await
+        }
         Err(err) => {
-            let message = err.to_string();
-            jobs.iter()
-                .map(|_| Err(HandlerError::transient(&message)))
-                .collect()
+            tracing::warn!(error = %err, interactions = jobs.len(), "counting batch failed; counting its interactions one by one");
+            for job in jobs {
+                let result = match count_all(state, std::slice::from_ref(&job)).await {
+                    Ok(mut results) => results
+                        .pop()
+                        .unwrap_or_else(|| Err(HandlerError::transient("no counting result"))),
+                    Err(err) => Err(HandlerError::from(err)),
+                };
+                answer(state, vec![job], vec![result]).await;
+            }
         }
-    };
-    for (job, result) in jobs.into_iter().zip(results) {
-        if let (
-            Ok(Outcome::Counted {
-                status_changed: true,
-            }),
-            Some(campaign),
-        ) = (&result, job.interaction.campaign_id)
-        {
-            state
-                .invalidate(*job.interaction.workspace_id.as_uuid(), *campaign.as_uuid())
-                .await;
-        }
-        // The handler may have given up (shutdown); nothing to do then.
-        let _ = job.reply.send(result);
     }
 }
 
-fn campaign_of(interaction: &InteractionV1) -> Uuid {
-    interaction
-        .campaign_id
-        .map(|c| *c.as_uuid())
-        .unwrap_or_default()
+/// Drops the cached campaigns whose status changed, once each, and answers
+/// every job.
+async fn answer(state: &AppState, jobs: Vec<Job>, results: Vec<Result<Outcome, HandlerError>>) {
+    let mut changed: Vec<(Uuid, Uuid)> = jobs
+        .iter()
+        .zip(&results)
+        .filter_map(
+            |(job, result)| match (result, job.interaction.campaign_id) {
+                (
+                    Ok(Outcome::Counted {
+                        status_changed: true,
+                    }),
+                    Some(campaign),
+                ) => Some((*job.interaction.workspace_id.as_uuid(), *campaign.as_uuid())),
+                _ => None,
+            },
+        )
+        .collect();
+    changed.sort_unstable();
+    changed.dedup();
+    for (workspace, campaign) in changed {
+        state.invalidate(workspace, campaign).await;
+    }
+    for (job, result) in jobs.into_iter().zip(results) {
+        // The handler may have given up (shutdown); nothing to do then.
+        let _ = job.reply.send(result);
+    }
 }
 
 /// Results per job, in order, once the transaction committed; `Err` when
@@ -103,19 +117,10 @@ fn campaign_of(interaction: &InteractionV1) -> Uuid {
 async fn count_all(
     state: &AppState,
     jobs: &[Job],
-) -> Result<Vec<Result<Outcome, HandlerError>>, sqlx::Error> {
+) -> Result<Vec<Result<Outcome, HandlerError>>, Error> {
     let mut tx = state.platform.db.primary().begin().await?;
-    let mut results = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        let mut savepoint = (&mut *tx).begin().await?;
-        let result = count_in(state, &mut savepoint, &job.interaction).await;
-        if result.is_ok() {
-            savepoint.commit().await?;
-        } else {
-            savepoint.rollback().await?;
-        }
-        results.push(result);
-    }
+    let interactions: Vec<&InteractionV1> = jobs.iter().map(|j| &j.interaction).collect();
+    let results = count_batch(state, &mut tx, &interactions).await?;
     tx.commit().await?;
     Ok(results)
 }

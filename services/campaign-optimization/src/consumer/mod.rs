@@ -6,11 +6,15 @@
 //! - Exactly-once effects: the interaction id (the CloudEvents id) is
 //!   recorded in `processed_events` in the transaction that changes the
 //!   counters, so a redelivered event changes nothing.
-//! - Batched writes: handlers hand their interactions to one [`Batcher`],
+//! - Set-based writes: handlers hand their interactions to one [`Batcher`],
 //!   which counts everything that queued up while the previous batch was
-//!   committing in one transaction (one savepoint per interaction, so a bad
-//!   interaction fails alone), then answers each handler. A handler returns
-//!   — and its offset is stored — only after its batch committed.
+//!   committing in one transaction, with a constant number of statements
+//!   ([`count_batch`]: aggregated per variant, day and campaign; the budget
+//!   checked once per campaign), then answers each handler. An interaction
+//!   that names an unknown campaign or variant is refused alone; if the
+//!   batch's transaction fails, each interaction is retried on its own. A
+//!   handler returns — and its offset is stored — only after its batch
+//!   committed.
 //! - Shares are not recomputed per interaction: the optimizer revisits
 //!   campaigns with new interactions once per tick ([`crate::optimizer`]).
 
@@ -18,7 +22,7 @@ mod batch;
 mod count;
 
 pub use batch::Batcher;
-pub use count::{count_in, publish_current, Outcome};
+pub use count::{count_batch, publish_current, Outcome};
 
 use suite_bus::{Handler, HandlerError, Record};
 use suite_domain::InteractionV1;

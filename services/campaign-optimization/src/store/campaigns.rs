@@ -1,5 +1,7 @@
 //! Campaign rows: insert, read, list, update and status changes.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
@@ -284,6 +286,40 @@ pub async fn get(
     };
     let variants = variants_of(conn, &[id]).await?;
     Ok(attach(vec![row], variants)?.pop())
+}
+
+/// The campaigns of `ids` (with their variants), keyed by id; with `lock`
+/// their rows are locked `FOR UPDATE` in id order (the same order in every
+/// caller, so two batches cannot deadlock). A campaign of another workspace
+/// than the one given with its id is left out.
+pub async fn get_many(
+    conn: &mut PgConnection,
+    ids: &[(Uuid, Uuid)],
+    lock: bool,
+) -> Result<HashMap<Uuid, CampaignView>, sqlx::Error> {
+    let mut campaigns: Vec<Uuid> = ids.iter().map(|(_, id)| *id).collect();
+    campaigns.sort_unstable();
+    campaigns.dedup();
+    let suffix = if lock { " FOR UPDATE" } else { "" };
+    let rows: Vec<CampaignRow> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM campaigns WHERE id = ANY($1) ORDER BY id{suffix}"
+    ))
+    .bind(&campaigns)
+    .fetch_all(&mut *conn)
+    .await?;
+    let rows: Vec<CampaignRow> = rows
+        .into_iter()
+        .filter(|row| ids.contains(&(row.workspace_id, row.id)))
+        .collect();
+    if rows.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let found: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
+    let variants = variants_of(conn, &found).await?;
+    Ok(attach(rows, variants)?
+        .into_iter()
+        .map(|view| (view.id, view))
+        .collect())
 }
 
 /// Keyset position of a page boundary.

@@ -1,6 +1,8 @@
 //! Per-variant counters and daily spend, written by the interactions
 //! consumer and read by the optimizer.
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::NaiveDate;
 use sqlx::PgConnection;
 use suite_domain::{InteractionKind, Objective};
@@ -22,89 +24,160 @@ const fn column(kind: InteractionKind) -> &'static str {
     }
 }
 
-/// One interaction to count.
-#[derive(Debug, Clone, Copy)]
-pub struct Count {
+/// What a batch adds to one variant's counters.
+#[derive(Debug, Clone, Default)]
+pub struct VariantDelta {
     /// The campaign.
     pub campaign: Uuid,
     /// The variant.
     pub variant: Uuid,
-    /// The send it is about, if known (an outcome counts once per send).
-    pub send: Option<Uuid>,
-    /// What happened.
-    pub kind: InteractionKind,
-    /// Spend it causes (the channel's cost for a `sent`, else 0).
-    pub cost_micros: i64,
-    /// The UTC day the spend belongs to.
-    pub day: NaiveDate,
+    /// Interactions per kind, indexed by [`kind_index`].
+    pub counts: [i64; KINDS],
+    /// Spend of the batch's sends, in micros.
+    pub spend_micros: i64,
 }
 
-/// What counting did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Counted {
-    /// The counters changed.
-    Counted,
-    /// The same outcome of the same send was counted before.
-    RepeatedOutcome,
-    /// The variant does not belong to the campaign.
-    UnknownVariant,
+/// Number of interaction kinds counted per variant.
+pub const KINDS: usize = 8;
+
+/// Every counted kind, in [`kind_index`] order.
+const ALL_KINDS: [InteractionKind; KINDS] = [
+    InteractionKind::Sent,
+    InteractionKind::Delivered,
+    InteractionKind::Opened,
+    InteractionKind::Clicked,
+    InteractionKind::Replied,
+    InteractionKind::Converted,
+    InteractionKind::Bounced,
+    InteractionKind::Unsubscribed,
+];
+
+/// The place of `kind` in [`VariantDelta::counts`].
+pub const fn kind_index(kind: InteractionKind) -> usize {
+    match kind {
+        InteractionKind::Sent => 0,
+        InteractionKind::Delivered => 1,
+        InteractionKind::Opened => 2,
+        InteractionKind::Clicked => 3,
+        InteractionKind::Replied => 4,
+        InteractionKind::Converted => 5,
+        InteractionKind::Bounced => 6,
+        InteractionKind::Unsubscribed => 7,
+    }
 }
 
-/// Applies `count` in the caller's transaction.
-pub async fn apply(conn: &mut PgConnection, count: &Count) -> Result<Counted, sqlx::Error> {
-    if count.kind != InteractionKind::Sent {
-        if let Some(send) = count.send {
-            let first = sqlx::query(
-                "INSERT INTO campaign_send_outcomes (send_id, kind, campaign_id) VALUES ($1, $2, $3) \
-                 ON CONFLICT (send_id, kind) DO NOTHING",
-            )
-            .bind(send)
-            .bind(count.kind.as_str())
-            .bind(count.campaign)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected();
-            if first == 0 {
-                return Ok(Counted::RepeatedOutcome);
-            }
-        }
+/// Records the outcomes `(send, kind, campaign)` of a batch in
+/// `campaign_send_outcomes`, in one statement; returns the `(send, kind)`
+/// pairs recorded now (an outcome counts once per send: a pair missing from
+/// the answer was counted before).
+pub async fn first_outcomes(
+    conn: &mut PgConnection,
+    outcomes: &[(Uuid, InteractionKind, Uuid)],
+) -> Result<HashSet<(Uuid, String)>, sqlx::Error> {
+    if outcomes.is_empty() {
+        return Ok(HashSet::new());
     }
-    let col = column(count.kind);
-    let updated = sqlx::query(&format!(
-        "UPDATE campaign_variant_stats SET {col} = {col} + 1, \
-         spend_micros = spend_micros + $3, updated_at = now() \
-         WHERE variant_id = $1 AND campaign_id = $2"
-    ))
-    .bind(count.variant)
-    .bind(count.campaign)
-    .bind(count.cost_micros)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    if updated == 0 {
-        return Ok(Counted::UnknownVariant);
-    }
-    if count.kind == InteractionKind::Sent {
-        sqlx::query(
-            "INSERT INTO campaign_daily_spend (campaign_id, day, spend_micros, sends) \
-             VALUES ($1, $2, $3, 1) ON CONFLICT (campaign_id, day) DO UPDATE SET \
-             spend_micros = campaign_daily_spend.spend_micros + EXCLUDED.spend_micros, \
-             sends = campaign_daily_spend.sends + 1",
-        )
-        .bind(count.campaign)
-        .bind(count.day)
-        .bind(count.cost_micros)
-        .execute(&mut *conn)
-        .await?;
-    }
-    sqlx::query(
-        "UPDATE campaign_optimizer_state SET pending_interactions = pending_interactions + 1, \
-         updated_at = now() WHERE campaign_id = $1",
+    let sends: Vec<Uuid> = outcomes.iter().map(|o| o.0).collect();
+    let kinds: Vec<&str> = outcomes.iter().map(|o| o.1.as_str()).collect();
+    let campaigns: Vec<Uuid> = outcomes.iter().map(|o| o.2).collect();
+    let rows: Vec<(Uuid, String)> = sqlx::query_as(
+        "INSERT INTO campaign_send_outcomes (send_id, kind, campaign_id) \
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[]) \
+         ON CONFLICT (send_id, kind) DO NOTHING RETURNING send_id, kind",
     )
-    .bind(count.campaign)
+    .bind(&sends)
+    .bind(&kinds)
+    .bind(&campaigns)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Adds a batch's counts and spend to the variants' counters, one statement
+/// for every variant.
+pub async fn add(conn: &mut PgConnection, deltas: &[VariantDelta]) -> Result<(), sqlx::Error> {
+    if deltas.is_empty() {
+        return Ok(());
+    }
+    let variants: Vec<Uuid> = deltas.iter().map(|d| d.variant).collect();
+    let campaigns: Vec<Uuid> = deltas.iter().map(|d| d.campaign).collect();
+    let spend: Vec<i64> = deltas.iter().map(|d| d.spend_micros).collect();
+    let mut q = sqlx::QueryBuilder::new("UPDATE campaign_variant_stats s SET ");
+    for (i, kind) in ALL_KINDS.iter().enumerate() {
+        let col = column(*kind);
+        q.push(format!("{col} = s.{col} + d.k{i}, "));
+    }
+    q.push("spend_micros = s.spend_micros + d.spend, updated_at = now() FROM unnest(");
+    q.push_bind(variants);
+    q.push("::uuid[], ");
+    q.push_bind(campaigns);
+    q.push("::uuid[], ");
+    q.push_bind(spend);
+    q.push("::bigint[]");
+    for i in 0..KINDS {
+        let counts: Vec<i64> = deltas.iter().map(|d| d.counts[i]).collect();
+        q.push(", ");
+        q.push_bind(counts);
+        q.push("::bigint[]");
+    }
+    q.push(") AS d(variant, campaign, spend");
+    for i in 0..KINDS {
+        q.push(format!(", k{i}"));
+    }
+    q.push(") WHERE s.variant_id = d.variant AND s.campaign_id = d.campaign");
+    q.build().execute(conn).await?;
+    Ok(())
+}
+
+/// Adds spend and sends per `(campaign, day)`, one statement for the batch.
+pub async fn add_daily_spend(
+    conn: &mut PgConnection,
+    days: &[(Uuid, NaiveDate, i64, i64)],
+) -> Result<(), sqlx::Error> {
+    if days.is_empty() {
+        return Ok(());
+    }
+    let campaigns: Vec<Uuid> = days.iter().map(|d| d.0).collect();
+    let dates: Vec<NaiveDate> = days.iter().map(|d| d.1).collect();
+    let spend: Vec<i64> = days.iter().map(|d| d.2).collect();
+    let sends: Vec<i64> = days.iter().map(|d| d.3).collect();
+    sqlx::query(
+        "INSERT INTO campaign_daily_spend (campaign_id, day, spend_micros, sends) \
+         SELECT * FROM unnest($1::uuid[], $2::date[], $3::bigint[], $4::bigint[]) \
+         ON CONFLICT (campaign_id, day) DO UPDATE SET \
+         spend_micros = campaign_daily_spend.spend_micros + EXCLUDED.spend_micros, \
+         sends = campaign_daily_spend.sends + EXCLUDED.sends",
+    )
+    .bind(&campaigns)
+    .bind(&dates)
+    .bind(&spend)
+    .bind(&sends)
     .execute(conn)
     .await?;
-    Ok(Counted::Counted)
+    Ok(())
+}
+
+/// Adds `(campaign, n)` interactions to the optimizer's pending counts, one
+/// statement for the batch.
+pub async fn add_pending(
+    conn: &mut PgConnection,
+    pending: &[(Uuid, i64)],
+) -> Result<(), sqlx::Error> {
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let campaigns: Vec<Uuid> = pending.iter().map(|p| p.0).collect();
+    let counts: Vec<i64> = pending.iter().map(|p| p.1).collect();
+    sqlx::query(
+        "UPDATE campaign_optimizer_state o SET pending_interactions = o.pending_interactions + d.n, \
+         updated_at = now() FROM unnest($1::uuid[], $2::bigint[]) AS d(campaign, n) \
+         WHERE o.campaign_id = d.campaign",
+    )
+    .bind(&campaigns)
+    .bind(&counts)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// Spend of `campaign` on `day`, in micros.
@@ -113,14 +186,24 @@ pub async fn spend_on(
     campaign: Uuid,
     day: NaiveDate,
 ) -> Result<i64, sqlx::Error> {
-    let spend: Option<i64> = sqlx::query_scalar(
-        "SELECT spend_micros FROM campaign_daily_spend WHERE campaign_id = $1 AND day = $2",
+    let spends = spends_on(conn, &[campaign], day).await?;
+    Ok(spends.get(&campaign).copied().unwrap_or(0))
+}
+
+/// Spend of each of `campaigns` on `day`, in micros (absent: nothing spent).
+pub async fn spends_on(
+    conn: &mut PgConnection,
+    campaigns: &[Uuid],
+    day: NaiveDate,
+) -> Result<HashMap<Uuid, i64>, sqlx::Error> {
+    let rows: Vec<(Uuid, i64)> = sqlx::query_as(
+        "SELECT campaign_id, spend_micros FROM campaign_daily_spend WHERE campaign_id = ANY($1) AND day = $2",
     )
-    .bind(campaign)
+    .bind(campaigns)
     .bind(day)
-    .fetch_optional(conn)
+    .fetch_all(conn)
     .await?;
-    Ok(spend.unwrap_or(0))
+    Ok(rows.into_iter().collect())
 }
 
 /// Sends and objective outcomes per variant of `campaign`, in position order.

@@ -100,3 +100,23 @@ pub async fn exists(
         .fetch_one(db)
         .await
 }
+
+/// Which of `(workspace, lead)` pairs exist, in one statement.
+pub async fn existing(
+    db: impl PgExecutor<'_>,
+    pairs: &[(Uuid, Uuid)],
+) -> Result<std::collections::HashSet<(Uuid, Uuid)>, sqlx::Error> {
+    if pairs.is_empty() {
+        return Ok(Default::default());
+    }
+    let (workspaces, ids): (Vec<Uuid>, Vec<Uuid>) = pairs.iter().copied().unzip();
+    let rows: Vec<(Uuid, Uuid)> = sqlx::query_as(
+        "SELECT l.workspace_id, l.id FROM UNNEST($1::uuid[], $2::uuid[]) AS x(ws, id) \
+         JOIN leads l ON l.workspace_id = x.ws AND l.id = x.id",
+    )
+    .bind(&workspaces)
+    .bind(&ids)
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().collect())
+}

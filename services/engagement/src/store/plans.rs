@@ -1,5 +1,7 @@
 //! Outreach plans: exactly one per (lead, campaign), with their steps.
 
+use std::collections::HashSet;
+
 use sqlx::types::Json;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -30,44 +32,90 @@ pub struct NewPlan {
 /// Stores `plan` and its steps, unless the lead already has a plan for the
 /// campaign. Returns whether it was stored.
 pub async fn insert(conn: &mut PgConnection, plan: &NewPlan) -> Result<bool, sqlx::Error> {
-    let inserted = sqlx::query(
-        "INSERT INTO outreach_plans (id, workspace_id, lead_id, campaign_id, variant_id, category, \
-         correlation_id, steps) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-         ON CONFLICT (lead_id, campaign_id) DO NOTHING",
-    )
-    .bind(plan.id)
-    .bind(plan.workspace_id)
-    .bind(plan.lead_id)
-    .bind(plan.campaign_id)
-    .bind(plan.variant_id)
-    .bind(&plan.category)
-    .bind(&plan.correlation_id)
-    .bind(Json(&plan.steps))
-    .execute(&mut *conn)
-    .await?;
-    if inserted.rows_affected() == 0 {
-        return Ok(false);
+    Ok(!insert_many(conn, std::slice::from_ref(plan))
+        .await?
+        .is_empty())
+}
+
+/// Stores `plans` and their steps with two statements, skipping each plan
+/// whose lead already has one for the campaign (stored before, or earlier in
+/// `plans`). Returns the ids of the plans stored.
+pub async fn insert_many(
+    conn: &mut PgConnection,
+    plans: &[NewPlan],
+) -> Result<HashSet<Uuid>, sqlx::Error> {
+    if plans.is_empty() {
+        return Ok(HashSet::new());
     }
-    let ids: Vec<Uuid> = plan.steps.iter().map(|_| Uuid::now_v7()).collect();
-    let indexes: Vec<i32> = plan.steps.iter().map(|s| s.index as i32).collect();
-    let channels: Vec<&str> = plan.steps.iter().map(|s| s.channel.as_str()).collect();
-    let due: Vec<chrono::DateTime<chrono::Utc>> = plan.steps.iter().map(|s| s.due_at).collect();
-    sqlx::query(
-        "INSERT INTO scheduled_steps (id, plan_id, workspace_id, lead_id, campaign_id, step_index, \
-         channel, due_at) SELECT u.id, $2, $3, $4, $5, u.ix, u.ch, u.due \
-         FROM UNNEST($1::uuid[], $6::int[], $7::text[], $8::timestamptz[]) AS u(id, ix, ch, due)",
+    let column = |f: fn(&NewPlan) -> Uuid| plans.iter().map(f).collect::<Vec<Uuid>>();
+    let categories: Vec<&str> = plans.iter().map(|p| p.category.as_str()).collect();
+    let correlations: Vec<&str> = plans.iter().map(|p| p.correlation_id.as_str()).collect();
+    let steps: Vec<Json<&Vec<PlannedStep>>> = plans.iter().map(|p| Json(&p.steps)).collect();
+    let stored: HashSet<Uuid> = sqlx::query_scalar(
+        "INSERT INTO outreach_plans (id, workspace_id, lead_id, campaign_id, variant_id, category, \
+         correlation_id, steps) \
+         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], \
+                              $6::text[], $7::text[], $8::jsonb[]) \
+         ON CONFLICT (lead_id, campaign_id) DO NOTHING RETURNING id",
     )
-    .bind(&ids)
-    .bind(plan.id)
-    .bind(plan.workspace_id)
-    .bind(plan.lead_id)
-    .bind(plan.campaign_id)
-    .bind(&indexes)
-    .bind(&channels)
-    .bind(&due)
-    .execute(&mut *conn)
-    .await?;
-    Ok(true)
+    .bind(column(|p| p.id))
+    .bind(column(|p| p.workspace_id))
+    .bind(column(|p| p.lead_id))
+    .bind(column(|p| p.campaign_id))
+    .bind(column(|p| p.variant_id))
+    .bind(&categories)
+    .bind(&correlations)
+    .bind(&steps)
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .collect();
+
+    let mut rows = StepRows::default();
+    for plan in plans.iter().filter(|p| stored.contains(&p.id)) {
+        for step in &plan.steps {
+            rows.ids.push(Uuid::now_v7());
+            rows.plans.push(plan.id);
+            rows.workspaces.push(plan.workspace_id);
+            rows.leads.push(plan.lead_id);
+            rows.campaigns.push(plan.campaign_id);
+            rows.indexes.push(step.index as i32);
+            rows.channels.push(step.channel.as_str());
+            rows.due.push(step.due_at);
+        }
+    }
+    if !rows.ids.is_empty() {
+        sqlx::query(
+            "INSERT INTO scheduled_steps (id, plan_id, workspace_id, lead_id, campaign_id, \
+             step_index, channel, due_at) \
+             SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], \
+                                  $6::int[], $7::text[], $8::timestamptz[])",
+        )
+        .bind(&rows.ids)
+        .bind(&rows.plans)
+        .bind(&rows.workspaces)
+        .bind(&rows.leads)
+        .bind(&rows.campaigns)
+        .bind(&rows.indexes)
+        .bind(&rows.channels)
+        .bind(&rows.due)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(stored)
+}
+
+/// The columns of `scheduled_steps` rows to insert, one array each.
+#[derive(Default)]
+struct StepRows<'a> {
+    ids: Vec<Uuid>,
+    plans: Vec<Uuid>,
+    workspaces: Vec<Uuid>,
+    leads: Vec<Uuid>,
+    campaigns: Vec<Uuid>,
+    indexes: Vec<i32>,
+    channels: Vec<&'a str>,
+    due: Vec<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Ends the active plans of a lead (of one campaign, or all of them) and

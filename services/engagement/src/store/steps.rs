@@ -85,6 +85,13 @@ impl TryFrom<Row> for ClaimedStep {
 /// Claims up to `limit` steps due at `now` (and steps whose earlier claim
 /// expired: a crashed instance), holding them until `lease_until`. Steps
 /// other instances are claiming are skipped, not waited for.
+///
+/// Each kind of due work is read from its own partial index, in due order,
+/// stopping at `limit`: pending steps from `scheduled_steps_due_idx`
+/// (finished steps leave it, so a claim's cost does not grow with history
+/// or with steps due later), expired leases from `scheduled_steps_lease_idx`.
+/// A single `OR` of the two would make Postgres collect and sort every due
+/// step before the limit, which under a backlog is hundreds of thousands.
 pub async fn claim(
     pool: &PgPool,
     now: DateTime<Utc>,
@@ -92,9 +99,13 @@ pub async fn claim(
     limit: i64,
 ) -> Result<Vec<ClaimedStep>> {
     let rows: Vec<Row> = sqlx::query_as(
-        "WITH due AS (SELECT id FROM scheduled_steps \
-            WHERE (status = 'pending' AND due_at <= $1) OR (status = 'running' AND locked_until <= $1) \
-            ORDER BY due_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
+        "WITH expired AS (SELECT id FROM scheduled_steps \
+            WHERE status = 'running' AND locked_until <= $1 \
+            ORDER BY locked_until LIMIT $3 FOR UPDATE SKIP LOCKED), \
+         pending AS (SELECT id FROM scheduled_steps \
+            WHERE status = 'pending' AND due_at <= $1 \
+            ORDER BY due_at LIMIT $3 FOR UPDATE SKIP LOCKED), \
+         due AS (SELECT id FROM expired UNION ALL SELECT id FROM pending LIMIT $3) \
          UPDATE scheduled_steps s SET status = 'running', locked_until = $2, attempts = s.attempts + 1, \
             updated_at = now() \
          FROM due, outreach_plans p WHERE s.id = due.id AND p.id = s.plan_id \

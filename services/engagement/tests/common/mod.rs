@@ -14,7 +14,7 @@ use suite_bus::CloudEvent;
 use suite_config::Settings;
 use suite_domain::{Category, CorrelationId, LeadId, LeadTriagedV1, Score, WorkspaceId};
 use suite_http::Scope;
-use suite_testkit::kafka::{read_topic, Consumed};
+use suite_testkit::kafka::{read_topic, Consumed, RawRecord};
 use suite_testkit::TestEnv;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -241,6 +241,26 @@ impl Env {
 
     /// Publishes a `lead.triaged.v1` for `lead` on `leads.<category>` with CloudEvents id `event_id`.
     pub async fn triage(&self, lead: Uuid, category: Category, event_id: &str) {
+        let record = self.triage_record(lead, category, event_id);
+        let headers: Vec<(&str, &str)> = record
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let s = &self.env.settings;
+        suite_testkit::kafka::produce(
+            &s.kafka.brokers,
+            &s.topic(category.topic()),
+            record.key.as_deref(),
+            &record.payload,
+            &headers,
+        )
+        .await
+        .expect("produce");
+    }
+
+    /// The `lead.triaged.v1` record [`Env::triage`] publishes, keyed by the lead.
+    pub fn triage_record(&self, lead: Uuid, category: Category, event_id: &str) -> RawRecord {
         let event = LeadTriagedV1 {
             lead_id: LeadId::from(lead),
             workspace_id: WorkspaceId::from(self.workspace),
@@ -261,25 +281,15 @@ impl Env {
         );
         cloud.id = event_id.to_owned();
         let binary = cloud.to_binary().unwrap();
-        let headers: Vec<(String, String)> = binary
-            .headers
-            .iter()
-            .map(|(k, v)| (k.clone(), String::from_utf8_lossy(v).into_owned()))
-            .collect();
-        let headers: Vec<(&str, &str)> = headers
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        let s = &self.env.settings;
-        suite_testkit::kafka::produce(
-            &s.kafka.brokers,
-            &s.topic(category.topic()),
-            Some(&lead.to_string()),
-            &binary.payload,
-            &headers,
-        )
-        .await
-        .expect("produce");
+        RawRecord {
+            key: Some(lead.to_string()),
+            payload: binary.payload,
+            headers: binary
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), String::from_utf8_lossy(v).into_owned()))
+                .collect(),
+        }
     }
 
     /// Records on the prefixed `engagement.interactions`.

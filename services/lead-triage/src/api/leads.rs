@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::dto::LeadInput;
-use crate::group_commit::{Post, Posted};
+use crate::group_commit::{Origin, Post, Posted};
 use crate::state::AppState;
 use crate::store::idempotency;
 use crate::store::reads::{self, ListFilter, Position, ScoreEntry};
@@ -63,13 +63,15 @@ async fn create(
     let key = idempotency_key(&headers)?;
     let post = Post {
         workspace: principal.workspace_id,
-        client: principal.client_id(),
+        origin: Origin::Request {
+            client: principal.client_id(),
+            key: key.map(|key| (key, idempotency::body_hash(&body.bytes))),
+        },
         item: WriteItem {
             lead,
             correlation_id,
             traceparent: suite_bus::current_traceparent(),
         },
-        key: key.map(|key| (key, idempotency::body_hash(&body.bytes))),
     };
     match state.posts().submit(post).await? {
         Posted::Written(status, body) | Posted::Replayed(status, body) => Ok(replay(status, body)),
@@ -77,6 +79,9 @@ async fn create(
             "",
             "this Idempotency-Key was used with a different request body",
         )),
+        Posted::Duplicate => Err(ApiError::internal(anyhow::anyhow!(
+            "a request was answered as a duplicate event"
+        ))),
     }
 }
 

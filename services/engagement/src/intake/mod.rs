@@ -1,16 +1,19 @@
 //! The consumer of `leads.hot`, `leads.warm`, `leads.nurture` (plans
-//! outreach) and `campaigns.allocations` (keeps the latest allocation per
-//! campaign). One consumer in the service's group subscribes to all four.
+//! outreach, as sets: [`plan`]) and `campaigns.allocations` (keeps the
+//! latest allocation per campaign). One consumer in the service's group
+//! subscribes to all four.
 
-use rand::Rng as _;
+pub mod plan;
+
+pub use plan::{Planned, Planner};
+
 use suite_bus::{Handler, HandlerError, Record};
 use suite_domain::{CampaignAllocationV1, Category, LeadTriagedV1};
 use uuid::Uuid;
 
-use crate::outreach::ladder;
 use crate::state::AppState;
-use crate::store::campaigns::{self, CampaignTarget};
-use crate::store::{allocations, leads, plans};
+use crate::store::allocations;
+use crate::store::campaigns::CampaignTarget;
 
 /// Consumer name in `processed_events`.
 pub const CONSUMER: &str = "engagement.triaged";
@@ -18,12 +21,14 @@ pub const CONSUMER: &str = "engagement.triaged";
 /// Handles the engagement consumer's records.
 pub struct IntakeHandler {
     state: AppState,
+    planner: Planner,
 }
 
 impl IntakeHandler {
-    /// A handler working through `state`.
+    /// A handler working through `state`, planning through a [`Planner`] of its own.
     pub fn new(state: AppState) -> Self {
-        Self { state }
+        let planner = Planner::start(state.clone());
+        Self { state, planner }
     }
 }
 
@@ -37,7 +42,16 @@ impl Handler for IntakeHandler {
                 let triaged: LeadTriagedV1 = event
                     .data_as()
                     .map_err(|e| HandlerError::permanent("invalid_event", e))?;
-                plan_lead(&self.state, &event.id, &triaged).await
+                if !matches!(
+                    triaged.category,
+                    Category::Hot | Category::Warm | Category::Nurture
+                ) {
+                    return Ok(());
+                }
+                let lead = triaged.lead_id;
+                let planned = self.planner.plan(&event.id, triaged).await?;
+                tracing::debug!(lead_id = %lead, outcome = ?planned, "triaged lead handled");
+                Ok(())
             }
             CampaignAllocationV1::CE_TYPE => {
                 let allocation: CampaignAllocationV1 = event
@@ -51,75 +65,13 @@ impl Handler for IntakeHandler {
             )),
         }
     }
-}
 
-/// Plans outreach for a triaged lead: exactly one plan per (lead, campaign).
-pub async fn plan_lead(
-    state: &AppState,
-    event_id: &str,
-    event: &LeadTriagedV1,
-) -> Result<(), HandlerError> {
-    if !matches!(
-        event.category,
-        Category::Hot | Category::Warm | Category::Nurture
-    ) {
-        return Ok(());
+    /// Triaged leads are planned by the [`Planner`], which writes every
+    /// queued event in one transaction: records in flight share its
+    /// connection, and bounding them would only cap the batch size.
+    fn connection_per_record(&self) -> bool {
+        false
     }
-    let workspace = Uuid::from(event.workspace_id);
-    let lead = Uuid::from(event.lead_id);
-    let category = event.category.as_str();
-    let pool = state.platform.db.primary().clone();
-    let target = state
-        .targets
-        .get_or_load(&AppState::target_key(workspace, category), async {
-            campaigns::active_targeting(&pool, workspace, category).await
-        })
-        .await?;
-    let mut tx = pool.begin().await?;
-    if !suite_bus::processed::first_time(&mut tx, CONSUMER, event_id).await? {
-        return Ok(());
-    }
-    if !leads::exists(&mut *tx, workspace, lead).await? {
-        return Err(HandlerError::permanent(
-            "unknown_lead",
-            "no such lead in the workspace",
-        ));
-    }
-    let Some(target) = target else {
-        tx.commit().await?;
-        tracing::info!(lead_id = %lead, category, "no active campaign targets the category; nothing planned");
-        return Ok(());
-    };
-    let Some(variant) = choose_variant(&target, rand::rng().random()) else {
-        tx.commit().await?;
-        return Ok(());
-    };
-    let now = state.clock.now();
-    let ladder_steps = (!target.ladder.is_empty()).then_some(target.ladder.as_slice());
-    let steps = ladder::plan(event.category, ladder_steps, now);
-    let plan = plans::NewPlan {
-        id: Uuid::now_v7(),
-        workspace_id: workspace,
-        lead_id: lead,
-        campaign_id: target.id,
-        variant_id: variant,
-        category: category.to_owned(),
-        correlation_id: event.correlation_id.as_str().to_owned(),
-        steps,
-    };
-    let planned = plans::insert(&mut tx, &plan).await?;
-    tx.commit().await?;
-    if planned {
-        tracing::info!(lead_id = %lead, campaign_id = %target.id, variant_id = %variant, steps = plan.steps.len(), "outreach planned");
-        state.wake.notify_one();
-        // A context read before the plan (cached with no current step) would
-        // otherwise hide it until the first send, days away for a drip.
-        state
-            .contexts
-            .invalidate(&AppState::conversation_key(workspace, lead))
-            .await;
-    }
-    Ok(())
 }
 
 /// The variant for a lead: by the allocation's shares (uniform until one

@@ -1,0 +1,243 @@
+//! Planning triaged leads as sets.
+//!
+//! Handlers hand their `lead.triaged.v1` events to one [`Planner`], which
+//! plans everything that queued while the previous batch was committing
+//! with a constant number of statements, whatever the batch size:
+//!
+//! 1. the batch's leads that exist (one read);
+//! 2. one transaction: the event ids into `processed_events` (one statement,
+//!    `RETURNING` the first-time ones: a redelivered event changes nothing),
+//!    the plans (one statement, at most one per lead and campaign) and their
+//!    steps (one statement);
+//! 3. after the commit: the scheduler woken once, the batch's cached
+//!    contexts dropped with one invalidation.
+//!
+//! A handler returns (and its offset is stored) only after its batch
+//! committed. If a batch's transaction fails, each of its events is planned
+//! in a transaction of its own, so one bad event never fails its batch mates.
+
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
+
+use rand::Rng as _;
+use suite_bus::HandlerError;
+use suite_domain::LeadTriagedV1;
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use super::{choose_variant, CONSUMER};
+use crate::outreach::ladder;
+use crate::state::AppState;
+use crate::store::campaigns::{self, CampaignTarget};
+use crate::store::{leads, plans};
+
+/// Most events planned in one transaction.
+pub const MAX_BATCH: usize = 256;
+
+/// What became of a triaged lead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Planned {
+    /// A plan was stored.
+    Planned,
+    /// The lead already had a plan for the campaign.
+    AlreadyPlanned,
+    /// No active campaign targets the lead's category (or it has no variant).
+    NoCampaign,
+    /// The event was handled before.
+    Duplicate,
+}
+
+struct Job {
+    event_id: String,
+    event: LeadTriagedV1,
+    reply: oneshot::Sender<Result<Planned, HandlerError>>,
+}
+
+/// Hands triaged leads to the planning task; cheap to clone.
+#[derive(Clone)]
+pub struct Planner {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl Planner {
+    /// Starts the planning task on `state`'s platform. It runs until every
+    /// clone of the returned planner is dropped (the consumer stopped), so a
+    /// draining consumer is never left without it.
+    pub fn start(state: AppState) -> Self {
+        let (jobs, rx) = mpsc::channel(MAX_BATCH * 4);
+        let platform = state.platform.clone();
+        platform.spawn(move |_stop| run(state, rx));
+        Self { jobs }
+    }
+
+    /// Plans outreach for the lead of `event` (hot, warm or nurture);
+    /// returns once its batch committed (or failed).
+    pub async fn plan(
+        &self,
+        event_id: &str,
+        event: LeadTriagedV1,
+    ) -> Result<Planned, HandlerError> {
+        let (reply, answer) = oneshot::channel();
+        let job = Job {
+            event_id: event_id.to_owned(),
+            event,
+            reply,
+        };
+        self.jobs
+            .send(job)
+            .await
+            .map_err(|_| HandlerError::transient("the planner has stopped"))?;
+        answer
+            .await
+            .map_err(|_| HandlerError::transient("the planner dropped the batch"))?
+    }
+}
+
+async fn run(state: AppState, mut rx: mpsc::Receiver<Job>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let jobs = std::mem::take(&mut batch);
+        commit(&state, jobs).await;
+    }
+}
+
+/// Plans `jobs` in one transaction, or each in its own when that fails, and
+/// answers every job.
+async fn commit(state: &AppState, jobs: Vec<Job>) {
+    metrics::histogram!(suite_telemetry::names::ENGAGEMENT_PLAN_BATCH).record(jobs.len() as f64);
+    match plan_all(state, &jobs).await {
+        Ok(results) => answer(jobs, results),
+        Err(err) if jobs.len() == 1 => answer(jobs, vec![Err(HandlerError::from(err))]),
+        Err(err) => {
+            tracing::warn!(error = %err, events = jobs.len(), "planning batch failed; planning its events one by one");
+            for job in jobs {
+                let result = match plan_all(state, std::slice::from_ref(&job)).await {
+                    Ok(mut results) => results
+                        .pop()
+                        .unwrap_or_else(|| Err(HandlerError::transient("no planning result"))),
+                    Err(err) => Err(HandlerError::from(err)),
+                };
+                answer(vec![job], vec![result]);
+            }
+        }
+    }
+}
+
+fn answer(jobs: Vec<Job>, results: Vec<Result<Planned, HandlerError>>) {
+    for (job, result) in jobs.into_iter().zip(results) {
+        // The handler may have given up (shutdown); nothing to do then.
+        let _ = job.reply.send(result);
+    }
+}
+
+/// One result per job, in order, once the transaction committed; `Err` when
+/// the batch itself failed (nothing of it is kept).
+async fn plan_all(
+    state: &AppState,
+    jobs: &[Job],
+) -> Result<Vec<Result<Planned, HandlerError>>, sqlx::Error> {
+    let pool = state.platform.db.primary().clone();
+    let mut results: Vec<Option<Result<Planned, HandlerError>>> =
+        jobs.iter().map(|_| None).collect();
+
+    // The campaign each (workspace, category) plans under, from the cache.
+    let mut targets: HashMap<(Uuid, &str), Option<CampaignTarget>> = HashMap::new();
+    for job in jobs {
+        let key = (
+            Uuid::from(job.event.workspace_id),
+            job.event.category.as_str(),
+        );
+        if let Entry::Vacant(slot) = targets.entry(key) {
+            let (workspace, category) = key;
+            let target = state
+                .targets
+                .get_or_load(&AppState::target_key(workspace, category), async {
+                    campaigns::active_targeting(&pool, workspace, category).await
+                })
+                .await?;
+            slot.insert(target);
+        }
+    }
+
+    let pairs: Vec<(Uuid, Uuid)> = jobs.iter().map(|j| lead_of(&j.event)).collect();
+    let known = leads::existing(&pool, &pairs).await?;
+    for (i, pair) in pairs.iter().enumerate() {
+        if !known.contains(pair) {
+            results[i] = Some(Err(HandlerError::permanent(
+                "unknown_lead",
+                "no such lead in the workspace",
+            )));
+        }
+    }
+
+    let mut tx = pool.begin().await?;
+    let candidates: Vec<usize> = (0..jobs.len()).filter(|&i| results[i].is_none()).collect();
+    let ids: Vec<&str> = candidates
+        .iter()
+        .map(|&i| jobs[i].event_id.as_str())
+        .collect();
+    let mut first: HashSet<String> = suite_bus::processed::first_times(&mut tx, CONSUMER, &ids)
+        .await
+        .map_err(|e| sqlx::Error::Protocol(format!("processed events: {e}")))?;
+
+    let now = state.clock.now();
+    let mut new_plans = Vec::new();
+    let mut plan_of: HashMap<usize, Uuid> = HashMap::new();
+    for &i in &candidates {
+        let job = &jobs[i];
+        if !first.remove(&job.event_id) {
+            results[i] = Some(Ok(Planned::Duplicate));
+            continue;
+        }
+        let (workspace, lead) = pairs[i];
+        let target = targets
+            .get(&(workspace, job.event.category.as_str()))
+            .and_then(Option::as_ref);
+        let Some((target, variant)) =
+            target.and_then(|t| choose_variant(t, rand::rng().random()).map(|v| (t, v)))
+        else {
+            results[i] = Some(Ok(Planned::NoCampaign));
+            continue;
+        };
+        let ladder_steps = (!target.ladder.is_empty()).then_some(target.ladder.as_slice());
+        let plan = plans::NewPlan {
+            id: Uuid::now_v7(),
+            workspace_id: workspace,
+            lead_id: lead,
+            campaign_id: target.id,
+            variant_id: variant,
+            category: job.event.category.as_str().to_owned(),
+            correlation_id: job.event.correlation_id.as_str().to_owned(),
+            steps: ladder::plan(job.event.category, ladder_steps, now),
+        };
+        plan_of.insert(i, plan.id);
+        new_plans.push(plan);
+    }
+    let stored = plans::insert_many(&mut tx, &new_plans).await?;
+    tx.commit().await?;
+
+    let mut contexts = Vec::new();
+    for (&i, plan) in &plan_of {
+        results[i] = Some(Ok(if stored.contains(plan) {
+            let (workspace, lead) = pairs[i];
+            contexts.push(AppState::conversation_key(workspace, lead));
+            Planned::Planned
+        } else {
+            Planned::AlreadyPlanned
+        }));
+    }
+    if !contexts.is_empty() {
+        state.wake.notify_one();
+        // A context read before the plan (cached with no current step) would
+        // otherwise hide it until the first send, days away for a drip.
+        state.contexts.invalidate_many(&contexts).await;
+    }
+    Ok(results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(HandlerError::transient("an event without a result"))))
+        .collect())
+}
+
+fn lead_of(event: &LeadTriagedV1) -> (Uuid, Uuid) {
+    (Uuid::from(event.workspace_id), Uuid::from(event.lead_id))
+}
