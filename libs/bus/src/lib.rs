@@ -1,6 +1,7 @@
 //! Kafka producer, consumer runner, transactional outbox and relay, DLQ and
 //! CloudEvents: the messaging layer every service shares.
 //!
+//! - [`batch`]: group commit, applying what handlers queued as one set.
 //! - [`cloudevents`]: CloudEvents 1.0 in Kafka binary mode (and structured
 //!   mode on input).
 //! - [`producer`]: `acks=all` producer whose `send` returns after the broker
@@ -13,6 +14,7 @@
 //! - [`dead_letters`]: listing and replay of dead letters.
 //! - [`topics`]: creating the suite's topics, deleting a prefix's topics and groups.
 
+pub mod batch;
 pub mod cloudevents;
 pub mod consumer;
 pub mod dead_letters;

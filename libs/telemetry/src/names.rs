@@ -33,6 +33,10 @@ pub const HTTP_REJECTED: &str = "http_requests_rejected_total";
 pub const ENGAGEMENT_STEPS: &str = "engagement_steps_total";
 /// Histogram of triaged leads planned per transaction by engagement's planner.
 pub const ENGAGEMENT_PLAN_BATCH: &str = "engagement_plan_batch_size";
+/// Histogram of steps claimed per scheduler batch by engagement.
+pub const ENGAGEMENT_SEND_BATCH: &str = "engagement_send_batch_size";
+/// Histogram of step outcomes written per transaction by engagement's recorder.
+pub const ENGAGEMENT_RECORD_BATCH: &str = "engagement_record_batch_size";
 /// Counter of provider calls, labels `provider`, `result` (`ok`, `transient`, `permanent`).
 pub const PROVIDER_CALLS: &str = "engagement_provider_calls_total";
 
@@ -69,6 +73,14 @@ pub fn describe() {
     describe_counter!(
         ENGAGEMENT_STEPS,
         "Outreach steps finished, by channel and outcome."
+    );
+    describe_histogram!(
+        ENGAGEMENT_SEND_BATCH,
+        "Steps claimed per scheduler batch by engagement."
+    );
+    describe_histogram!(
+        ENGAGEMENT_RECORD_BATCH,
+        "Step outcomes written per transaction by engagement's recorder."
     );
     describe_histogram!(
         ENGAGEMENT_PLAN_BATCH,

@@ -18,6 +18,10 @@ pub enum Error {
     /// The outbox.
     #[error("bus: {0}")]
     Bus(#[from] BusError),
+    /// A statement or call shared by a batch failed: every item of the batch
+    /// reports it (transient; the items are tried again).
+    #[error("batch: {0}")]
+    Batch(String),
     /// A stored value that cannot be read back (a bug or a manual edit).
     #[error("corrupt stored value: {0}")]
     Corrupt(String),
@@ -58,6 +62,7 @@ impl From<Error> for HandlerError {
             Error::Db(db) => db.into(),
             Error::Bus(bus) => bus.into(),
             Error::Store(s) => HandlerError::transient(s),
+            Error::Batch(m) => HandlerError::transient(m),
             Error::Corrupt(m) => HandlerError::permanent("corrupt_value", m),
         }
     }

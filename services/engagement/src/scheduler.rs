@@ -1,9 +1,10 @@
 //! The durable scheduler: every instance claims due steps from Postgres
 //! with `FOR UPDATE SKIP LOCKED` (so instances never wait on or double-run
-//! each other's steps) and runs the send path for each, at most
-//! `scheduler_concurrency` at once. A claim holds for a lease; a step whose
-//! instance died is claimed again when the lease ends, and the send
-//! reservation keeps it from reaching the provider twice.
+//! each other's steps) and runs the send path on each claimed batch
+//! ([`Sender::execute_batch`]), with at most `scheduler_concurrency` steps
+//! in flight. A claim holds for a lease; a step whose instance died is
+//! claimed again when the lease ends, and the send reservation keeps it
+//! from reaching the provider twice.
 
 use std::sync::Arc;
 
@@ -13,13 +14,14 @@ use tokio_util::task::TaskTracker;
 
 use suite_telemetry::names::ENGAGEMENT_STEPS;
 
-use crate::send;
+use crate::send::Sender;
 use crate::state::AppState;
 use crate::store::steps;
 
 /// Runs the scheduler until `stop`; then waits for the sends in flight.
 pub async fn run(state: AppState, stop: CancellationToken) {
     let config = state.config.clone();
+    let sender = Sender::start(state.clone());
     let slots = Arc::new(Semaphore::new(config.concurrency));
     let in_flight = TaskTracker::new();
     let lease = chrono::Duration::from_std(config.lease).unwrap_or(chrono::Duration::minutes(5));
@@ -30,15 +32,20 @@ pub async fn run(state: AppState, stop: CancellationToken) {
         if limit > 0 {
             let now = state.clock.now();
             match steps::claim(state.platform.db.primary(), now, now + lease, limit).await {
-                Ok(claimed) => {
+                Ok(claimed) if !claimed.is_empty() => {
                     claimed_full = claimed.len() as i64 == limit;
+                    // Each step holds a slot until its end is recorded.
+                    let mut batch = Vec::with_capacity(claimed.len());
                     for step in claimed {
                         let Ok(slot) = slots.clone().acquire_owned().await else {
                             return;
                         };
-                        let state = state.clone();
-                        in_flight.spawn(async move {
-                            match send::execute(&state, &step).await {
+                        batch.push((step, slot));
+                    }
+                    let sender = sender.clone();
+                    in_flight.spawn(async move {
+                        for (step, result) in sender.execute_batch(batch).await {
+                            match result {
                                 Ok(outcome) => {
                                     metrics::counter!(ENGAGEMENT_STEPS, "channel" => step.channel.as_str(), "outcome" => outcome.label())
                                         .increment(1);
@@ -47,10 +54,10 @@ pub async fn run(state: AppState, stop: CancellationToken) {
                                 // The claim stays until its lease ends; the step is retried then.
                                 Err(e) => tracing::warn!(step_id = %step.id, error = %e, "step failed; retried after its lease"),
                             }
-                            drop(slot);
-                        });
-                    }
+                        }
+                    });
                 }
+                Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "claiming due steps failed"),
             }
         }

@@ -10,7 +10,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use common::*;
 use engagement::clock::{FixedClock, SystemClock};
 use engagement::outreach::PlannedStep;
-use engagement::send::{self, Outcome};
+use engagement::send::{Outcome, Sender};
 use engagement::state::AppState;
 use engagement::store::{plans, steps as step_store};
 use serde_json::json;
@@ -80,8 +80,8 @@ async fn send_all_at_once(
         .await
         .unwrap();
     assert_eq!(claimed.len(), expected);
-    let outcomes =
-        futures::future::join_all(claimed.iter().map(|step| send::execute(state, step))).await;
+    let sender = Sender::start(state.clone());
+    let outcomes = futures::future::join_all(claimed.iter().map(|step| sender.execute(step))).await;
     outcomes.into_iter().map(Result::unwrap).collect()
 }
 
@@ -244,5 +244,120 @@ async fn thirty_concurrent_sends_never_spend_more_than_the_day_budget() {
         waiting(&env, "budget_spent", tomorrow).await,
         26,
         "the rest wait for the next day's budget"
+    );
+}
+
+#[tokio::test]
+async fn two_hundred_concurrent_sends_across_two_campaigns_respect_caps_and_budget_exactly() {
+    let env = env().await;
+    // Campaign A: 100 leads, one email each, a budget for exactly 40 emails.
+    let (a, a_variant) = env.campaign(&["hot"], json!([])).await;
+    sqlx::query(
+        "UPDATE campaigns SET daily_budget_micros = 40000, channel_costs = '{\"email\": 1000}' WHERE id = $1",
+    )
+    .bind(a)
+    .execute(env.db())
+    .await
+    .unwrap();
+    // Campaign B: 4 leads, 25 emails each, capped at 3 a day per lead.
+    let (b, b_variant) = env.campaign(&["warm"], json!([])).await;
+    let state = concurrent_state(&env, 3, 10).await;
+    let now = Utc::now();
+    for _ in 0..100 {
+        let lead = env.lead(json!({"email": true}), Some("UTC")).await;
+        plan_emails(&env, lead, (a, a_variant), 1, now).await;
+    }
+    let mut capped_leads = Vec::new();
+    for _ in 0..4 {
+        let lead = env.lead(json!({"email": true}), Some("UTC")).await;
+        plan_emails(&env, lead, (b, b_variant), 25, now).await;
+        capped_leads.push(lead);
+    }
+
+    // All 200 claimed, mixed, and sent as four batches of 50 at once.
+    let mut claimed = step_store::claim(env.db(), now, now + Duration::minutes(5), 500)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 200);
+    claimed.sort_by_key(|s| s.id.as_u128().reverse_bits());
+    let sender = Sender::start(state.clone());
+    let batches = claimed
+        .chunks(50)
+        .map(|chunk| sender.execute_batch(chunk.iter().map(|s| (s.clone(), ())).collect()));
+    let outcomes: Vec<(Uuid, Outcome)> = futures::future::join_all(batches)
+        .await
+        .into_iter()
+        .flatten()
+        .map(|(step, outcome)| (step.campaign_id, outcome.unwrap()))
+        .collect();
+    let count = |campaign: Uuid, outcome: Outcome| {
+        outcomes
+            .iter()
+            .filter(|(c, o)| *c == campaign && *o == outcome)
+            .count()
+    };
+    assert_eq!(
+        (
+            count(a, Outcome::Sent),
+            count(a, Outcome::Rescheduled("budget_spent"))
+        ),
+        (40, 60),
+        "the budget holds exactly 40 of A's emails"
+    );
+    assert_eq!(
+        (
+            count(b, Outcome::Sent),
+            count(b, Outcome::Rescheduled("frequency_cap"))
+        ),
+        (12, 88),
+        "each of B's 4 leads gets exactly 3"
+    );
+
+    let sent_of = |campaign: Uuid| {
+        let db = env.db().clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT count(*) FROM communications WHERE campaign_id = $1",
+            )
+            .bind(campaign)
+            .fetch_one(&db)
+            .await
+            .unwrap()
+        }
+    };
+    assert_eq!((sent_of(a).await, sent_of(b).await), (40, 12));
+    for lead in capped_leads {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM communications WHERE lead_id = $1")
+            .bind(lead)
+            .fetch_one(env.db())
+            .await
+            .unwrap();
+        assert_eq!(n, 3, "a lead of B got exactly its cap");
+    }
+    assert_eq!(
+        env.count("SELECT count(*) FROM send_reservations WHERE status = 'sent'")
+            .await,
+        52
+    );
+    assert_eq!(
+        env.count("SELECT count(*) FROM send_reservations WHERE status <> 'sent'")
+            .await,
+        0,
+        "a step held back leaves no reservation"
+    );
+    let tomorrow = engagement::outreach::caps::next_day_start(now);
+    assert_eq!(waiting(&env, "budget_spent", tomorrow).await, 60);
+    assert_eq!(waiting(&env, "frequency_cap", tomorrow).await, 88);
+    assert_eq!(
+        env.count("SELECT count(*) FROM scheduled_steps WHERE status = 'running'")
+            .await,
+        0,
+        "no claim is left behind"
+    );
+    // Every send is published once.
+    assert_eq!(
+        env.count("SELECT count(*) FROM interactions WHERE type = 'sent'")
+            .await,
+        52
     );
 }

@@ -36,6 +36,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::api::leads::LeadResponse;
+use crate::error::Error;
 use crate::state::AppState;
 use crate::store::idempotency::{self, Replay};
 use crate::store::writer::{Outcome, WriteItem};
@@ -303,10 +304,7 @@ async fn write_group(
 /// Records the ids of the group's inbound records in `processed_events`,
 /// in one statement; returns the places of those written before (a
 /// redelivery), and of every repeat of an id after its first place.
-async fn first_events(
-    conn: &mut sqlx::PgConnection,
-    posts: &[&Post],
-) -> Result<Vec<usize>, sqlx::Error> {
+async fn first_events(conn: &mut sqlx::PgConnection, posts: &[&Post]) -> Result<Vec<usize>, Error> {
     let events: Vec<(usize, &str)> = posts
         .iter()
         .enumerate()
@@ -319,9 +317,7 @@ async fn first_events(
         return Ok(Vec::new());
     }
     let ids: Vec<&str> = events.iter().map(|(_, id)| *id).collect();
-    let mut fresh = suite_bus::processed::first_times(conn, crate::intake::CONSUMER, &ids)
-        .await
-        .map_err(|e| sqlx::Error::Protocol(format!("processed events: {e}")))?;
+    let mut fresh = suite_bus::processed::first_times(conn, crate::intake::CONSUMER, &ids).await?;
     Ok(events
         .into_iter()
         .filter(|(_, id)| !fresh.remove(*id))

@@ -4,6 +4,7 @@
 //! on port 0 against an isolated environment.
 
 pub mod api;
+pub mod error;
 pub mod events;
 pub mod group_commit;
 pub mod intake;

@@ -12,20 +12,22 @@
 //! 3. after the commit: the scheduler woken once, the batch's cached
 //!    contexts dropped with one invalidation.
 //!
-//! A handler returns (and its offset is stored) only after its batch
-//! committed. If a batch's transaction fails, each of its events is planned
-//! in a transaction of its own, so one bad event never fails its batch mates.
+//! The group commit is suite-bus's [`SetBatcher`]: a handler returns (and
+//! its offset is stored) only after its batch committed, and if a batch's
+//! transaction fails, each of its events is planned in a transaction of its
+//! own, so one bad event never fails its batch mates.
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 
 use rand::Rng as _;
+use suite_bus::batch::{SetBatcher, SetWork};
 use suite_bus::HandlerError;
 use suite_domain::LeadTriagedV1;
-use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use super::{choose_variant, CONSUMER};
+use crate::error::Error;
 use crate::outreach::ladder;
 use crate::state::AppState;
 use crate::store::campaigns::{self, CampaignTarget};
@@ -47,16 +49,31 @@ pub enum Planned {
     Duplicate,
 }
 
-struct Job {
+/// A triaged lead to plan: its event id and event.
+pub struct Triaged {
     event_id: String,
     event: LeadTriagedV1,
-    reply: oneshot::Sender<Result<Planned, HandlerError>>,
+}
+
+/// Plans sets of triaged leads (the [`SetWork`] of the planner).
+pub struct PlanWork {
+    state: AppState,
+}
+
+impl SetWork for PlanWork {
+    type Item = Triaged;
+    type Output = Planned;
+    type Error = Error;
+
+    async fn apply(&self, jobs: &[Triaged]) -> Result<Vec<Result<Planned, HandlerError>>, Error> {
+        plan_all(&self.state, jobs).await
+    }
 }
 
 /// Hands triaged leads to the planning task; cheap to clone.
 #[derive(Clone)]
 pub struct Planner {
-    jobs: mpsc::Sender<Job>,
+    batcher: SetBatcher<PlanWork>,
 }
 
 impl Planner {
@@ -64,10 +81,14 @@ impl Planner {
     /// clone of the returned planner is dropped (the consumer stopped), so a
     /// draining consumer is never left without it.
     pub fn start(state: AppState) -> Self {
-        let (jobs, rx) = mpsc::channel(MAX_BATCH * 4);
         let platform = state.platform.clone();
-        platform.spawn(move |_stop| run(state, rx));
-        Self { jobs }
+        let (batcher, task) = SetBatcher::new(
+            PlanWork { state },
+            MAX_BATCH,
+            suite_telemetry::names::ENGAGEMENT_PLAN_BATCH,
+        );
+        platform.spawn(move |_stop| task);
+        Self { batcher }
     }
 
     /// Plans outreach for the lead of `event` (hot, warm or nurture);
@@ -77,56 +98,12 @@ impl Planner {
         event_id: &str,
         event: LeadTriagedV1,
     ) -> Result<Planned, HandlerError> {
-        let (reply, answer) = oneshot::channel();
-        let job = Job {
-            event_id: event_id.to_owned(),
-            event,
-            reply,
-        };
-        self.jobs
-            .send(job)
+        self.batcher
+            .submit(Triaged {
+                event_id: event_id.to_owned(),
+                event,
+            })
             .await
-            .map_err(|_| HandlerError::transient("the planner has stopped"))?;
-        answer
-            .await
-            .map_err(|_| HandlerError::transient("the planner dropped the batch"))?
-    }
-}
-
-async fn run(state: AppState, mut rx: mpsc::Receiver<Job>) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let jobs = std::mem::take(&mut batch);
-        commit(&state, jobs).await;
-    }
-}
-
-/// Plans `jobs` in one transaction, or each in its own when that fails, and
-/// answers every job.
-async fn commit(state: &AppState, jobs: Vec<Job>) {
-    metrics::histogram!(suite_telemetry::names::ENGAGEMENT_PLAN_BATCH).record(jobs.len() as f64);
-    match plan_all(state, &jobs).await {
-        Ok(results) => answer(jobs, results),
-        Err(err) if jobs.len() == 1 => answer(jobs, vec![Err(HandlerError::from(err))]),
-        Err(err) => {
-            tracing::warn!(error = %err, events = jobs.len(), "planning batch failed; planning its events one by one");
-            for job in jobs {
-                let result = match plan_all(state, std::slice::from_ref(&job)).await {
-                    Ok(mut results) => results
-                        .pop()
-                        .unwrap_or_else(|| Err(HandlerError::transient("no planning result"))),
-                    Err(err) => Err(HandlerError::from(err)),
-                };
-                answer(vec![job], vec![result]);
-            }
-        }
-    }
-}
-
-fn answer(jobs: Vec<Job>, results: Vec<Result<Planned, HandlerError>>) {
-    for (job, result) in jobs.into_iter().zip(results) {
-        // The handler may have given up (shutdown); nothing to do then.
-        let _ = job.reply.send(result);
     }
 }
 
@@ -134,8 +111,8 @@ fn answer(jobs: Vec<Job>, results: Vec<Result<Planned, HandlerError>>) {
 /// the batch itself failed (nothing of it is kept).
 async fn plan_all(
     state: &AppState,
-    jobs: &[Job],
-) -> Result<Vec<Result<Planned, HandlerError>>, sqlx::Error> {
+    jobs: &[Triaged],
+) -> Result<Vec<Result<Planned, HandlerError>>, Error> {
     let pool = state.platform.db.primary().clone();
     let mut results: Vec<Option<Result<Planned, HandlerError>>> =
         jobs.iter().map(|_| None).collect();
@@ -176,9 +153,8 @@ async fn plan_all(
         .iter()
         .map(|&i| jobs[i].event_id.as_str())
         .collect();
-    let mut first: HashSet<String> = suite_bus::processed::first_times(&mut tx, CONSUMER, &ids)
-        .await
-        .map_err(|e| sqlx::Error::Protocol(format!("processed events: {e}")))?;
+    let mut first: HashSet<String> =
+        suite_bus::processed::first_times(&mut tx, CONSUMER, &ids).await?;
 
     let now = state.clock.now();
     let mut new_plans = Vec::new();

@@ -59,8 +59,39 @@ redis.call('HINCRBY', KEYS[1], '_total', -tonumber(cost))
 return 1
 ";
 
+/// Reserve for a set of sends of one campaign: `KEYS` = the day's hash;
+/// `ARGV` = budget, TTL (seconds), then token, cost pairs. Each pair is
+/// checked in order as [`RESERVE`] checks one; returns 1 or 0 per pair.
+const RESERVE_MANY: &str = r"
+local budget = tonumber(ARGV[1])
+local total = tonumber(redis.call('HGET', KEYS[1], '_total') or '0')
+local added = 0
+local fits = {}
+for i = 3, #ARGV, 2 do
+  local token = ARGV[i]
+  local cost = tonumber(ARGV[i + 1])
+  if redis.call('HEXISTS', KEYS[1], token) == 1 then
+    fits[#fits + 1] = 1
+  elseif total + cost > budget then
+    fits[#fits + 1] = 0
+  else
+    redis.call('HSET', KEYS[1], token, cost)
+    total = total + cost
+    added = added + cost
+    fits[#fits + 1] = 1
+  end
+end
+if added > 0 then
+  redis.call('HINCRBY', KEYS[1], '_total', added)
+  redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
+end
+return fits
+";
+
 static RESERVE_SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(RESERVE));
 static RELEASE_SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(RELEASE));
+static RESERVE_MANY_SCRIPT: LazyLock<redis::Script> =
+    LazyLock::new(|| redis::Script::new(RESERVE_MANY));
 
 /// A place in a campaign's day budget, held by one send.
 #[derive(Debug, Clone)]
@@ -100,6 +131,40 @@ pub async fn reserve(
         key,
         token: token.to_owned(),
     }))
+}
+
+/// [`reserve`] for several sends of one campaign, with one script call:
+/// `sends` are (token, cost) pairs, checked in order against `budget`.
+/// Returns one reservation per send, `None` where the cost did not fit.
+pub async fn reserve_many(
+    redis: &Redis,
+    campaign: Uuid,
+    sends: &[(&str, i64)],
+    budget: i64,
+    now: DateTime<Utc>,
+) -> Result<Vec<Option<BudgetReservation>>, CapError> {
+    if sends.is_empty() {
+        return Ok(Vec::new());
+    }
+    let key = day_key(redis, campaign, now);
+    let ttl = (next_day_start(now) + Duration::days(1) - now).num_seconds();
+    let mut invocation = RESERVE_MANY_SCRIPT.key(&key);
+    invocation.arg(budget.max(0)).arg(ttl);
+    for (token, cost) in sends {
+        invocation.arg(*token).arg(cost.max(&0));
+    }
+    let mut conn = redis.conn().await?;
+    let fits: Vec<u8> = invocation.invoke_async(&mut conn).await?;
+    Ok(sends
+        .iter()
+        .zip(fits.into_iter().chain(std::iter::repeat(0)))
+        .map(|((token, _), fit)| {
+            (fit == 1).then(|| BudgetReservation {
+                key: key.clone(),
+                token: (*token).to_owned(),
+            })
+        })
+        .collect())
 }
 
 /// Gives back the place of a send that was not made. Returns whether it

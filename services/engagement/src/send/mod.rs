@@ -1,33 +1,57 @@
-//! The send path of one claimed step, in the order docs/architecture.md §6.2 and issue #4
-//! give: campaign still sending → consent → address → quiet hours →
-//! template → frequency caps → send reservation → provider (breaker,
-//! retries) → communication + `sent` interaction (outbox).
+//! The send path, on a claimed batch of steps, in the order
+//! docs/architecture.md §6.2 gives: campaign still sending → consent →
+//! address → quiet hours → template → frequency caps → day budget → send
+//! reservation → provider (breaker, retries) → communication + `sent`
+//! interaction (outbox).
 //!
-//! A step blocked by quiet hours, caps, an open breaker or a paused
+//! A batch costs a constant number of statements, whatever its size:
+//!
+//! 1. one read of everything the decisions need ([`gather::load`]: campaign
+//!    state, lead contact data, latest consent per channel);
+//! 2. the decisions up to the template, in memory ([`decide`]);
+//! 3. the frequency caps (one script call per lead, sent together on the
+//!    multiplexed cluster connection), then the day budget with one script
+//!    call per campaign;
+//! 4. the send reservations with one statement ([`reservations::reserve_many`]);
+//! 5. the provider calls, concurrently;
+//! 6. every step's end handed to the [`Recorder`], which writes whatever
+//!    ended meanwhile as one set ([`record`]).
+//!
+//! A step blocked by quiet hours, caps, budget, an open breaker or a paused
 //! campaign is rescheduled; one that cannot use its channel (no consent, no
-//! address, no content, a permanent failure, exhausted retries) ends and
-//! the plan falls back to the next step on another channel, due at once.
+//! address, no content, a permanent failure, exhausted retries) ends and the
+//! plan falls back to the next step on another channel, due at once.
 
+pub mod decide;
 pub mod deliver;
 pub mod record;
 
-use chrono::{DateTime, Duration, Utc};
-use suite_domain::{Channel, LeadId};
-use tracing::Instrument as _;
+use std::collections::{BTreeMap, HashMap};
 
-use crate::error::Result;
+use chrono::{DateTime, Duration, Utc};
+use futures::future::join_all;
+use suite_bus::batch::SetBatcher;
+use suite_domain::LeadId;
+use suite_telemetry::names::{ENGAGEMENT_RECORD_BATCH, ENGAGEMENT_SEND_BATCH};
+use tracing::Instrument as _;
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
 use crate::memory::MemoryEntry;
 use crate::outreach::budget::{self, BudgetReservation};
-use crate::outreach::{caps, quiet_hours, CapReservation};
+use crate::outreach::{caps, CapReservation};
 use crate::providers::OutgoingMessage;
 use crate::state::AppState;
+use crate::store::campaigns::{self, VariantContent};
+use crate::store::gather;
 use crate::store::reservations::{self, Reserved};
-use crate::store::steps::{self, ClaimedStep};
-use crate::store::{campaigns, consent, leads};
+use crate::store::steps::ClaimedStep;
+use decide::{Decision, Ready};
 use deliver::Delivery;
+use record::{DeadLetter, End, Recorder, SentMessage, Settle, StepEnd};
 
-/// How long a step of a paused campaign waits before it looks again.
-const PAUSED_RECHECK: Duration = Duration::minutes(15);
+/// Most step ends written in one transaction.
+pub const MAX_RECORD_BATCH: usize = 256;
 
 /// What happened to a step.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,317 +84,536 @@ impl Outcome {
     }
 }
 
-/// Runs the send path for `step`, then drops the lead's cached
-/// conversation and context (its next step or history changed).
-pub async fn execute(state: &AppState, step: &ClaimedStep) -> Result<Outcome> {
-    let span = tracing::info_span!(
-        "engagement.send",
-        step_id = %step.id,
-        plan_id = %step.plan_id,
-        lead_id = %step.lead_id,
-        campaign_id = %step.campaign_id,
-        channel = %step.channel,
-        correlation_id = %step.correlation_id,
-    );
-    let outcome = run(state, step).instrument(span.clone()).await?;
-    span.in_scope(|| tracing::debug!(outcome = outcome.label(), "step executed"));
-    state.lead_changed(step.workspace_id, step.lead_id).await;
-    Ok(outcome)
+/// Runs the send path on claimed steps; cheap to clone. Its recorder task
+/// runs until every clone is dropped.
+#[derive(Clone)]
+pub struct Sender {
+    state: AppState,
+    recorder: SetBatcher<Recorder>,
 }
 
-async fn run(state: &AppState, step: &ClaimedStep) -> Result<Outcome> {
-    let now = state.clock.now();
-    let pool = state.platform.db.primary();
-    match campaigns::status(pool, step.campaign_id).await?.as_deref() {
-        Some("active") => {}
-        Some("paused") => {
-            return reschedule(state, step, now + PAUSED_RECHECK, "campaign_paused").await
+/// A step's end, waiting to be recorded, and the outcome it stands for.
+struct Ending {
+    end: StepEnd,
+    outcome: Outcome,
+    /// The caps and budget places to give back once it is recorded.
+    release: Option<Held>,
+}
+
+impl Sender {
+    /// A sender working through `state`; its recorder task is spawned on
+    /// `state`'s platform.
+    pub fn start(state: AppState) -> Self {
+        let (recorder, task) = SetBatcher::new(
+            Recorder::new(&state),
+            MAX_RECORD_BATCH,
+            ENGAGEMENT_RECORD_BATCH,
+        );
+        state.platform.spawn(move |_stop| task);
+        Self { state, recorder }
+    }
+
+    /// Runs the send path on one step (a batch of one).
+    pub async fn execute(&self, step: &ClaimedStep) -> Result<Outcome> {
+        let mut results = self.execute_batch(vec![(step.clone(), ())]).await;
+        results
+            .pop()
+            .map(|(_, result)| result)
+            .unwrap_or_else(|| Err(Error::Batch("no result for the step".into())))
+    }
+
+    /// Runs the send path on `steps`, each with a token (a scheduler slot)
+    /// dropped once the step's end is recorded. Returns each step with its
+    /// outcome, in order; a step whose result is `Err` keeps its claim until
+    /// the lease ends and is tried again then.
+    pub async fn execute_batch<P: Send>(
+        &self,
+        steps: Vec<(ClaimedStep, P)>,
+    ) -> Vec<(ClaimedStep, Result<Outcome>)> {
+        metrics::histogram!(ENGAGEMENT_SEND_BATCH).record(steps.len() as f64);
+        let span = tracing::info_span!("engagement.send_batch", steps = steps.len());
+        let claimed: Vec<ClaimedStep> = steps.iter().map(|(s, _)| s.clone()).collect();
+        let results = self.run(steps).instrument(span).await;
+        claimed.into_iter().zip(results).collect()
+    }
+
+    async fn run<P: Send>(&self, steps: Vec<(ClaimedStep, P)>) -> Vec<Result<Outcome>> {
+        let state = &self.state;
+        let now = state.clock.now();
+        let (claimed, tokens): (Vec<ClaimedStep>, Vec<P>) = steps.into_iter().unzip();
+        let n = claimed.len();
+        let whole = |e: &Error| -> Vec<Result<Outcome>> {
+            (0..n).map(|_| Err(Error::Batch(e.to_string()))).collect()
+        };
+        let contexts = match gather::load(state.platform.db.primary(), &claimed).await {
+            Ok(c) => c,
+            Err(e) => return whole(&Error::from(e)),
+        };
+        let contents = match self.contents(&claimed).await {
+            Ok(c) => c,
+            Err(e) => return whole(&e),
+        };
+
+        // Decisions up to the template, in memory.
+        let mut results: Vec<Option<Result<Outcome>>> = (0..n).map(|_| None).collect();
+        let mut endings: Vec<(usize, Ending)> = Vec::new();
+        let mut ready: Vec<(usize, Ready)> = Vec::new();
+        for (i, step) in claimed.into_iter().enumerate() {
+            let content = contents.get(&step.variant_id).and_then(Option::as_ref);
+            let context = contexts.get(&step.id);
+            match decide::decide(state, &step, context, content, now) {
+                Decision::End(end, outcome) => endings.push((
+                    i,
+                    Ending {
+                        end: StepEnd::new(step, end, now),
+                        outcome,
+                        release: None,
+                    },
+                )),
+                Decision::Go(r) => ready.push((i, *r)),
+            }
         }
-        _ => return stop(state, step, "campaign_archived").await,
-    }
-    let Some(lead) = leads::get(pool, step.workspace_id, step.lead_id).await? else {
-        return stop(state, step, "lead_gone").await;
-    };
-    let latest = consent::latest(pool, step.workspace_id, step.lead_id).await?;
-    let consents = consent::current(&lead, &latest);
-    let refused: Vec<Channel> = consents
-        .iter()
-        .filter(|(_, c)| !c.allowed)
-        .map(|(ch, _)| *ch)
-        .collect();
-    if refused.contains(&step.channel) {
-        return end(state, step, "skipped", "no_consent", &refused, now).await;
-    }
-    let Some(address) = lead.address(step.channel) else {
-        return end(state, step, "skipped", "no_address", &[step.channel], now).await;
-    };
-    // The workspace's own default zone, else the deployment's.
-    let fallback_tz = lead
-        .workspace_timezone
-        .as_deref()
-        .and_then(|tz| tz.parse().ok())
-        .unwrap_or(state.config.default_tz);
-    let tz = quiet_hours::recipient_tz(
-        lead.timezone.as_deref(),
-        lead.country.as_deref(),
-        fallback_tz,
-    );
-    let allowed_at = quiet_hours::next_allowed(now, tz, &state.config.quiet);
-    if allowed_at > now {
-        return reschedule(state, step, allowed_at, "quiet_hours").await;
-    }
-    let content = state
-        .variants
-        .get_or_load(&step.variant_id.simple().to_string(), async {
-            campaigns::variant_content(pool, step.variant_id).await
-        })
-        .await?;
-    let Some(template) = content.and_then(|c| c.get(&step.channel).cloned()) else {
-        return end(state, step, "skipped", "no_content", &[step.channel], now).await;
-    };
-    let rendered = match template.render(&lead.fields()) {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::warn!(step_id = %step.id, error = %e, "template does not render");
-            return end(
-                state,
-                step,
-                "failed",
-                "template_error",
-                &[step.channel],
-                now,
-            )
+
+        // Frequency caps, then the day budget of what passed them.
+        let ready = self
+            .reserve_places(ready, now, &mut results, &mut endings)
             .await;
+
+        // Send reservations, one statement.
+        let keyed: Vec<(&ClaimedStep, &str)> = ready
+            .iter()
+            .map(|(_, r, _)| (&r.step, r.route.provider.name()))
+            .collect();
+        let reserved = reservations::reserve_many(state.platform.db.primary(), &keyed).await;
+        drop(keyed);
+        let mut deliveries = Vec::new();
+        match reserved {
+            Ok(reserved) => {
+                for ((i, ready, held), reserved) in ready.into_iter().zip(reserved) {
+                    match reserved {
+                        Reserved::Fresh(send_id) => deliveries.push((i, ready, held, send_id)),
+                        Reserved::Existing { id, status } => {
+                            endings.push((i, existing(ready.step, id, &status, held, now)));
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                let message = e.to_string();
+                for (i, _, held) in ready {
+                    held.release(state).await;
+                    results[i] = Some(Err(Error::Batch(message.clone())));
+                }
+            }
         }
-    };
-    let Some(route) = state.providers.route(step.channel).cloned() else {
-        return end(state, step, "skipped", "no_provider", &[step.channel], now).await;
-    };
-    let key = reservations::key(step);
-    let decision = caps::reserve(
-        &state.platform.redis,
-        LeadId::from(step.lead_id),
-        step.channel,
-        &key,
-        now,
-        state.config.caps,
-    )
-    .await?;
-    let (true, Some(cap)) = (decision.allowed, decision.reservation) else {
-        let retry_at = decision.retry_at.unwrap_or(now + Duration::hours(1));
-        return reschedule(state, step, retry_at, "frequency_cap").await;
-    };
-    // The campaign's day budget, after the caps (a capped step holds no budget).
-    let Some((daily_budget, cost)) =
-        campaigns::budget(pool, step.campaign_id, step.channel).await?
-    else {
-        Held { cap, spend: None }.release(state).await;
-        return stop(state, step, "campaign_archived").await;
-    };
-    let Some(spend) = budget::reserve(
-        &state.platform.redis,
-        step.campaign_id,
-        &key,
-        cost,
-        daily_budget,
-        now,
-    )
-    .await?
-    else {
-        Held { cap, spend: None }.release(state).await;
-        return reschedule(state, step, caps::next_day_start(now), "budget_spent").await;
-    };
-    let held = Held {
-        cap,
-        spend: Some(spend),
-    };
-    let send_id = match reservations::reserve(pool, step, route.provider.name()).await? {
-        Reserved::Fresh(id) => id,
-        Reserved::Existing { id, status } => {
-            return settle_existing(state, step, id, &status, &held, now).await
+
+        // Provider calls, and every end recorded as it comes.
+        let mut tokens: Vec<Option<P>> = tokens.into_iter().map(Some).collect();
+        let ended = endings.into_iter().map(|(i, ending)| {
+            let token = tokens[i].take();
+            async move {
+                let result = self.record(ending).await;
+                drop(token);
+                (i, result)
+            }
+        });
+        let ended = join_all(ended.collect::<Vec<_>>());
+        let sent = deliveries.into_iter().map(|(i, ready, held, send_id)| {
+            let token = tokens[i].take();
+            async move {
+                let result = self.deliver(ready, held, send_id, now).await;
+                drop(token);
+                (i, result)
+            }
+        });
+        let sent = join_all(sent.collect::<Vec<_>>());
+        let (ended, sent) = tokio::join!(ended, sent);
+        for (i, result) in ended.into_iter().chain(sent) {
+            results[i] = Some(result);
         }
-    };
-    let message = OutgoingMessage {
-        idempotency_key: key,
-        send_id,
-        lead_id: step.lead_id,
-        campaign_id: step.campaign_id,
-        channel: step.channel,
-        to: address.to_owned(),
-        subject: rendered.subject.clone(),
-        body: rendered.body.clone(),
-    };
-    match deliver::deliver(&route, &message, &state.config.retry).await {
-        Delivery::Sent { receipt, calls } => {
-            let accepted = record::Accepted {
-                send_id,
-                provider: route.provider.name(),
-                message: &rendered,
-                receipt: &receipt,
-                calls,
-            };
-            record::sent(state, step, &accepted, now).await?;
-            let entry = MemoryEntry::message(
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(Error::Batch("a step without a result".into()))))
+            .collect()
+    }
+
+    /// The content of each variant of `steps` (cached).
+    async fn contents(
+        &self,
+        steps: &[ClaimedStep],
+    ) -> Result<HashMap<Uuid, Option<VariantContent>>> {
+        let mut variants: Vec<Uuid> = steps.iter().map(|s| s.variant_id).collect();
+        variants.sort_unstable();
+        variants.dedup();
+        let pool = self.state.platform.db.primary();
+        let loads = variants.iter().map(|&variant| async move {
+            let content = self
+                .state
+                .variants
+                .get_or_load(&variant.simple().to_string(), async {
+                    campaigns::variant_content(pool, variant).await
+                })
+                .await?;
+            Ok::<_, Error>((variant, content))
+        });
+        join_all(loads).await.into_iter().collect()
+    }
+
+    /// Takes each ready step's place under the lead's frequency caps (one
+    /// script call per step, sent together), then its cost in the campaign's
+    /// day budget (one script call per campaign). Returns the steps that
+    /// hold both; the others end (rescheduled) or fail in `results`.
+    async fn reserve_places(
+        &self,
+        ready: Vec<(usize, Ready)>,
+        now: DateTime<Utc>,
+        results: &mut [Option<Result<Outcome>>],
+        endings: &mut Vec<(usize, Ending)>,
+    ) -> Vec<(usize, Ready, Held)> {
+        let state = &self.state;
+        let redis = &state.platform.redis;
+        let decisions = join_all(ready.iter().map(|(_, r)| {
+            caps::reserve(
+                redis,
+                LeadId::from(r.step.lead_id),
+                r.step.channel,
+                &r.key,
                 now,
-                step.channel.as_str(),
-                step.campaign_id,
-                rendered.subject,
-                &rendered.body,
+                state.config.caps,
+            )
+        }))
+        .await;
+        let mut passed: Vec<(usize, Ready, CapReservation)> = Vec::new();
+        for ((i, r), decision) in ready.into_iter().zip(decisions) {
+            let decision = match decision {
+                Ok(d) => d,
+                Err(e) => {
+                    results[i] = Some(Err(e.into()));
+                    continue;
+                }
+            };
+            match (decision.allowed, decision.reservation) {
+                (true, Some(cap)) => passed.push((i, r, cap)),
+                _ => {
+                    let at = decision.retry_at.unwrap_or(now + Duration::hours(1));
+                    endings.push((i, reschedule(r.step, at, "frequency_cap", now, None)));
+                }
+            }
+        }
+
+        let mut by_campaign: BTreeMap<Uuid, Vec<usize>> = BTreeMap::new();
+        for (k, (_, r, _)) in passed.iter().enumerate() {
+            by_campaign.entry(r.step.campaign_id).or_default().push(k);
+        }
+        let calls = by_campaign.iter().map(|(&campaign, members)| {
+            let sends: Vec<(&str, i64)> = members
+                .iter()
+                .map(|&k| (passed[k].1.key.as_str(), passed[k].1.cost))
+                .collect();
+            let daily_budget = passed[members[0]].1.daily_budget;
+            async move { budget::reserve_many(redis, campaign, &sends, daily_budget, now).await }
+        });
+        let answers = join_all(calls).await;
+        let mut spends: Vec<Option<std::result::Result<Option<BudgetReservation>, String>>> =
+            (0..passed.len()).map(|_| None).collect();
+        for (members, answer) in by_campaign.values().zip(answers) {
+            match answer {
+                Ok(places) => {
+                    for (&k, place) in members.iter().zip(places) {
+                        spends[k] = Some(Ok(place));
+                    }
+                }
+                Err(e) => {
+                    for &k in members {
+                        spends[k] = Some(Err(e.to_string()));
+                    }
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(passed.len());
+        for ((i, r, cap), spend) in passed.into_iter().zip(spends) {
+            match spend {
+                Some(Ok(Some(spend))) => out.push((
+                    i,
+                    r,
+                    Held {
+                        cap,
+                        spend: Some(spend),
+                    },
+                )),
+                Some(Ok(None)) => {
+                    let held = Held { cap, spend: None };
+                    let at = caps::next_day_start(now);
+                    endings.push((i, reschedule(r.step, at, "budget_spent", now, Some(held))));
+                }
+                Some(Err(message)) => results[i] = Some(Err(Error::Batch(message))),
+                None => results[i] = Some(Err(Error::Batch("no budget answer".into()))),
+            }
+        }
+        out
+    }
+
+    /// Gives back the places of an ending that holds some, then hands it to
+    /// the recorder and waits for its set to commit.
+    async fn record(&self, ending: Ending) -> Result<Outcome> {
+        if let Some(held) = &ending.release {
+            held.release(&self.state).await;
+        }
+        let step_id = ending.end.step.id;
+        match self.recorder.submit(ending.end).await {
+            Ok(true) => Ok(ending.outcome),
+            Ok(false) => {
+                tracing::warn!(step_id = %step_id, "step claim expired before its end was recorded");
+                Ok(ending.outcome)
+            }
+            Err(e) => Err(Error::Batch(e.to_string())),
+        }
+    }
+
+    /// The provider call of a reserved step, under the step's span, and its
+    /// end recorded.
+    async fn deliver(
+        &self,
+        ready: Ready,
+        held: Held,
+        send_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome> {
+        let step = &ready.step;
+        let span = tracing::info_span!(
+            "engagement.send",
+            step_id = %step.id,
+            plan_id = %step.plan_id,
+            lead_id = %step.lead_id,
+            campaign_id = %step.campaign_id,
+            channel = %step.channel,
+            correlation_id = %step.correlation_id,
+        );
+        let message = OutgoingMessage {
+            idempotency_key: ready.key.clone(),
+            send_id,
+            lead_id: step.lead_id,
+            campaign_id: step.campaign_id,
+            channel: step.channel,
+            to: ready.address.clone(),
+            subject: ready.rendered.subject.clone(),
+            body: ready.rendered.body.clone(),
+        };
+        let delivery = deliver::deliver(&ready.route, &message, &self.state.config.retry)
+            .instrument(span.clone())
+            .await;
+        let ending = ended(ready, held, send_id, delivery, now, &span);
+        let memory = ending.end.sent.as_ref().map(|sent| {
+            MemoryEntry::message(
+                now,
+                ending.end.step.channel.as_str(),
+                ending.end.step.campaign_id,
+                sent.subject.clone(),
+                &sent.body,
+            )
+        });
+        let lead = ending.end.step.lead_id;
+        let outcome = self.record(ending).instrument(span.clone()).await?;
+        if let Some(entry) = memory {
+            self.state.memory.remember(lead, &entry).await;
+        }
+        span.in_scope(|| tracing::debug!(outcome = outcome.label(), "step executed"));
+        Ok(outcome)
+    }
+}
+
+/// How a delivery ends its step.
+fn ended(
+    ready: Ready,
+    held: Held,
+    send_id: Uuid,
+    delivery: Delivery,
+    now: DateTime<Utc>,
+    span: &tracing::Span,
+) -> Ending {
+    let channel = ready.step.channel;
+    let provider = ready.route.provider.name().to_owned();
+    match delivery {
+        Delivery::Sent { receipt, calls } => {
+            let mut end = StepEnd::new(
+                ready.step,
+                End::Finish {
+                    status: "sent",
+                    reason: "sent",
+                    next: None,
+                },
+                now,
             );
-            state.memory.remember(step.lead_id, &entry).await;
-            Ok(Outcome::Sent)
+            end.settle = Some(Settle {
+                send_id,
+                status: "sent",
+                calls,
+                provider_message_id: receipt.provider_message_id,
+                error: None,
+            });
+            end.sent = Some(SentMessage {
+                send_id,
+                provider,
+                subject: ready.rendered.subject,
+                body: ready.rendered.body,
+                at: now,
+                traceparent: span.in_scope(suite_bus::current_traceparent),
+            });
+            Ending {
+                end,
+                outcome: Outcome::Sent,
+                release: None,
+            }
         }
         Delivery::Refused { retry_after } => {
-            reservations::abandon(pool, send_id).await?;
-            held.release(state).await;
             let at = now + Duration::from_std(retry_after).unwrap_or(Duration::seconds(30));
-            reschedule(state, step, at, "breaker_open").await
+            let mut ending = reschedule(ready.step, at, "breaker_open", now, Some(held));
+            ending.end.abandon = Some(send_id);
+            ending
         }
         Delivery::Permanent { failure, calls } => {
-            held.release(state).await;
             let error = format!("{failure:?}");
-            let mut tx = pool.begin().await?;
-            reservations::settle(&mut tx, send_id, "failed", calls, None, Some(&error)).await?;
-            record::fall_back(
-                &mut tx,
-                step,
-                "failed",
-                "permanent_failure",
-                &[step.channel],
+            span.in_scope(|| tracing::info!(error, "permanent provider failure; falling back"));
+            let next = decide::next_avoiding(&ready.step, &[channel]);
+            let mut end = StepEnd::new(
+                ready.step,
+                End::Finish {
+                    status: "failed",
+                    reason: "permanent_failure",
+                    next,
+                },
                 now,
-            )
-            .await?;
-            tx.commit().await?;
-            tracing::info!(step_id = %step.id, error, "permanent provider failure; falling back");
-            state.wake.notify_one();
-            Ok(Outcome::Failed)
+            );
+            end.settle = Some(failed(send_id, calls, error));
+            Ending {
+                end,
+                outcome: Outcome::Failed,
+                release: Some(held),
+            }
         }
         Delivery::Exhausted { failure, calls } => {
-            held.release(state).await;
             let error = format!("{failure:?}");
-            let mut tx = pool.begin().await?;
-            reservations::settle(&mut tx, send_id, "failed", calls, None, Some(&error)).await?;
-            record::dead_letter(&mut tx, step, Some(send_id), "transient_exhausted", &error)
-                .await?;
-            record::fall_back(
-                &mut tx,
-                step,
-                "dead",
-                "retries_exhausted",
-                &[step.channel],
+            span.in_scope(|| {
+                tracing::warn!(
+                    error,
+                    calls,
+                    "provider retries exhausted; dead-lettered, falling back"
+                )
+            });
+            let next = decide::next_avoiding(&ready.step, &[channel]);
+            let mut end = StepEnd::new(
+                ready.step,
+                End::Finish {
+                    status: "dead",
+                    reason: "retries_exhausted",
+                    next,
+                },
                 now,
-            )
-            .await?;
-            tx.commit().await?;
-            tracing::warn!(step_id = %step.id, error, calls, "provider retries exhausted; dead-lettered, falling back");
-            state.wake.notify_one();
-            Ok(Outcome::Dead)
+            );
+            end.dead_letter = Some(DeadLetter {
+                send_id: Some(send_id),
+                class: "transient_exhausted",
+                message: error.clone(),
+            });
+            end.settle = Some(failed(send_id, calls, error));
+            Ending {
+                end,
+                outcome: Outcome::Dead,
+                release: Some(held),
+            }
         }
     }
 }
 
-/// The key of this step was reserved before.
-async fn settle_existing(
-    state: &AppState,
-    step: &ClaimedStep,
-    id: uuid::Uuid,
-    status: &str,
-    held: &Held,
+fn failed(send_id: Uuid, calls: u32, error: String) -> Settle {
+    Settle {
+        send_id,
+        status: "failed",
+        calls,
+        provider_message_id: None,
+        error: Some(error),
+    }
+}
+
+fn reschedule(
+    step: ClaimedStep,
+    at: DateTime<Utc>,
+    reason: &'static str,
     now: DateTime<Utc>,
-) -> Result<Outcome> {
-    let mut tx = state.platform.db.primary().begin().await?;
-    let outcome = match status {
-        "sent" => {
-            steps::finish(&mut tx, step, "sent", "already_sent").await?;
-            Outcome::Sent
-        }
+    release: Option<Held>,
+) -> Ending {
+    tracing::debug!(step_id = %step.id, reason, due_at = %at, "step rescheduled");
+    Ending {
+        end: StepEnd::new(step, End::Reschedule { at, reason }, now),
+        outcome: Outcome::Rescheduled(reason),
+        release,
+    }
+}
+
+/// The key of `step` was reserved before, by reservation `id` in `status`.
+fn existing(step: ClaimedStep, id: Uuid, status: &str, held: Held, now: DateTime<Utc>) -> Ending {
+    match status {
+        "sent" => Ending {
+            end: StepEnd::new(
+                step,
+                End::Finish {
+                    status: "sent",
+                    reason: "already_sent",
+                    next: None,
+                },
+                now,
+            ),
+            outcome: Outcome::Sent,
+            release: None,
+        },
         "reserved" => {
             // A claim before this one reserved the send and never finished:
             // the provider may have the message. Never send it again.
-            reservations::settle(
-                &mut tx,
-                id,
-                "indeterminate",
-                0,
-                None,
-                Some("claim lost during the provider call"),
-            )
-            .await?;
-            record::dead_letter(
-                &mut tx,
+            let mut end = StepEnd::new(
                 step,
-                Some(id),
-                "indeterminate",
-                "the process died during the provider call; not repeated",
-            )
-            .await?;
-            steps::finish(&mut tx, step, "indeterminate", "claim_lost_during_send").await?;
-            Outcome::Indeterminate
-        }
-        _ => {
-            if status == "failed" {
-                // Nothing went out: the places taken again for this attempt go back.
-                held.release(state).await;
-            }
-            record::fall_back(
-                &mut tx,
-                step,
-                "failed",
-                "already_failed",
-                &[step.channel],
+                End::Finish {
+                    status: "indeterminate",
+                    reason: "claim_lost_during_send",
+                    next: None,
+                },
                 now,
-            )
-            .await?;
-            Outcome::Failed
+            );
+            end.settle = Some(Settle {
+                send_id: id,
+                status: "indeterminate",
+                calls: 0,
+                provider_message_id: None,
+                error: Some("claim lost during the provider call".into()),
+            });
+            end.dead_letter = Some(DeadLetter {
+                send_id: Some(id),
+                class: "indeterminate",
+                message: "the process died during the provider call; not repeated".into(),
+            });
+            Ending {
+                end,
+                outcome: Outcome::Indeterminate,
+                release: None,
+            }
         }
-    };
-    steps::complete_plan_if_done(&mut tx, step.plan_id).await?;
-    tx.commit().await?;
-    Ok(outcome)
-}
-
-async fn reschedule(
-    state: &AppState,
-    step: &ClaimedStep,
-    at: DateTime<Utc>,
-    reason: &'static str,
-) -> Result<Outcome> {
-    let mut conn = state.platform.db.primary().acquire().await?;
-    steps::reschedule(&mut conn, step, at, reason).await?;
-    tracing::debug!(step_id = %step.id, reason, due_at = %at, "step rescheduled");
-    Ok(Outcome::Rescheduled(reason))
-}
-
-async fn end(
-    state: &AppState,
-    step: &ClaimedStep,
-    status: &str,
-    reason: &'static str,
-    avoid: &[Channel],
-    now: DateTime<Utc>,
-) -> Result<Outcome> {
-    let mut tx = state.platform.db.primary().begin().await?;
-    let next = record::fall_back(&mut tx, step, status, reason, avoid, now).await?;
-    tx.commit().await?;
-    tracing::info!(step_id = %step.id, reason, fallback = ?next, "step ended without a send");
-    if next.is_some() {
-        state.wake.notify_one();
+        other => {
+            let next = decide::next_avoiding(&step, &[step.channel]);
+            Ending {
+                end: StepEnd::new(
+                    step,
+                    End::Finish {
+                        status: "failed",
+                        reason: "already_failed",
+                        next,
+                    },
+                    now,
+                ),
+                outcome: Outcome::Failed,
+                // Nothing went out: the places taken again for this attempt go back.
+                release: (other == "failed").then_some(held),
+            }
+        }
     }
-    Ok(if status == "failed" {
-        Outcome::Failed
-    } else {
-        Outcome::Skipped(reason)
-    })
-}
-
-/// Ends the step and the rest of its plan.
-async fn stop(state: &AppState, step: &ClaimedStep, reason: &'static str) -> Result<Outcome> {
-    let mut tx = state.platform.db.primary().begin().await?;
-    steps::finish(&mut tx, step, "skipped", reason).await?;
-    steps::stop_plan(&mut tx, step.plan_id, reason).await?;
-    tx.commit().await?;
-    tracing::info!(step_id = %step.id, plan_id = %step.plan_id, reason, "plan stopped");
-    Ok(Outcome::Skipped(reason))
 }
 
 /// The places a send holds until it is made: one under the lead's frequency

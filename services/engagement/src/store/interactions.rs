@@ -63,6 +63,15 @@ pub async fn record(conn: &mut PgConnection, topic: &str, event: &InteractionV1)
     .bind(event.correlation_id.as_str())
     .execute(&mut *conn)
     .await?;
+    let cloud = cloud_event(event)?;
+    let key = event.key();
+    suite_bus::outbox::enqueue(conn, topic, Some(key.as_bytes()), &cloud)
+        .await
+        .map_err(Error::from)
+}
+
+/// The CloudEvent of `event`: its id is the interaction id.
+fn cloud_event(event: &InteractionV1) -> Result<CloudEvent> {
     let mut cloud = CloudEvent::new(
         InteractionV1::CE_TYPE,
         SOURCE,
@@ -72,8 +81,80 @@ pub async fn record(conn: &mut PgConnection, topic: &str, event: &InteractionV1)
     .with_correlation_id(event.correlation_id.as_str());
     cloud.id = event.interaction_id.to_string();
     cloud.time = event.occurred_at;
-    let key = event.key();
-    suite_bus::outbox::enqueue(conn, topic, Some(key.as_bytes()), &cloud)
+    Ok(cloud)
+}
+
+/// [`record`] for a set: stores `traced` events with one statement and
+/// enqueues them with another, in the caller's transaction. Each event
+/// carries the `traceparent` of the span it belongs to (recorded outside
+/// that span, it would otherwise join the writer's trace).
+pub async fn record_many(
+    conn: &mut PgConnection,
+    topic: &str,
+    traced: &[(InteractionV1, Option<String>)],
+) -> Result<()> {
+    if traced.is_empty() {
+        return Ok(());
+    }
+    let events: Vec<&InteractionV1> = traced.iter().map(|(e, _)| e).collect();
+    let ids: Vec<Uuid> = events.iter().map(|e| *e.interaction_id.as_uuid()).collect();
+    let workspaces: Vec<Uuid> = events.iter().map(|e| *e.workspace_id.as_uuid()).collect();
+    let leads: Vec<Uuid> = events.iter().map(|e| *e.lead_id.as_uuid()).collect();
+    let campaigns: Vec<Option<Uuid>> = events
+        .iter()
+        .map(|e| e.campaign_id.map(Uuid::from))
+        .collect();
+    let variants: Vec<Option<Uuid>> = events
+        .iter()
+        .map(|e| e.variant_id.map(Uuid::from))
+        .collect();
+    let sends: Vec<Option<Uuid>> = events.iter().map(|e| e.send_id).collect();
+    let channels: Vec<&str> = events.iter().map(|e| e.channel.as_str()).collect();
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    let times: Vec<DateTime<Utc>> = events.iter().map(|e| e.occurred_at).collect();
+    let provider_ids: Vec<Option<&str>> = events
+        .iter()
+        .map(|e| e.provider_event_id.as_deref())
+        .collect();
+    let correlations: Vec<&str> = events.iter().map(|e| e.correlation_id.as_str()).collect();
+    sqlx::query(
+        "INSERT INTO interactions (id, workspace_id, lead_id, campaign_id, variant_id, send_id, channel, \
+         type, occurred_at, provider_event_id, correlation_id) \
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::uuid[], \
+            $7::text[], $8::text[], $9::timestamptz[], $10::text[], $11::text[])",
+    )
+    .bind(&ids)
+    .bind(&workspaces)
+    .bind(&leads)
+    .bind(&campaigns)
+    .bind(&variants)
+    .bind(&sends)
+    .bind(&channels)
+    .bind(&kinds)
+    .bind(&times)
+    .bind(&provider_ids)
+    .bind(&correlations)
+    .execute(&mut *conn)
+    .await?;
+    let clouds = traced
+        .iter()
+        .map(|(event, traceparent)| {
+            let mut cloud = cloud_event(event)?;
+            cloud.traceparent.clone_from(traceparent);
+            Ok(cloud)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let keys: Vec<String> = events.iter().map(|e| e.key()).collect();
+    let messages: Vec<suite_bus::OutboxMessage<'_>> = clouds
+        .iter()
+        .zip(&keys)
+        .map(|(event, key)| suite_bus::OutboxMessage {
+            topic,
+            key: Some(key.as_bytes()),
+            event,
+        })
+        .collect();
+    suite_bus::outbox::enqueue_many(conn, &messages)
         .await
         .map_err(Error::from)
 }

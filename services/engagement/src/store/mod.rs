@@ -3,6 +3,7 @@
 pub mod allocations;
 pub mod campaigns;
 pub mod consent;
+pub mod gather;
 pub mod interactions;
 pub mod leads;
 pub mod plans;

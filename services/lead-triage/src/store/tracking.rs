@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::models::VersionedModel;
 use super::writer::Writer;
 use crate::api::dto::LeadFields;
+use crate::error::Error;
 
 /// How a call names its lead.
 #[derive(Debug, Clone)]
@@ -71,7 +72,7 @@ pub async fn apply(
     workspace: Uuid,
     model: &VersionedModel,
     calls: Vec<(usize, Incoming)>,
-) -> Result<Vec<(usize, Outcome)>, sqlx::Error> {
+) -> Result<Vec<(usize, Outcome)>, Error> {
     let resolved = resolve(conn, workspace, &calls).await?;
     let mut outcomes = Vec::with_capacity(calls.len());
     let mut seen = HashSet::new();

@@ -24,6 +24,7 @@ use super::merge::{apply, new_record};
 use super::models::VersionedModel;
 use super::view::{LeadView, LEAD_COLUMNS};
 use crate::api::dto::{LeadFields, NewLead};
+use crate::error::Error;
 use crate::events::triaged_event;
 use crate::scoring::BehaviourEvent;
 
@@ -87,7 +88,7 @@ impl Writer {
         workspace: Uuid,
         model: &VersionedModel,
         items: Vec<WriteItem>,
-    ) -> Result<Vec<Written>, sqlx::Error> {
+    ) -> Result<Vec<Written>, Error> {
         let now = stored_now();
         lock_keys(conn, workspace, &items).await?;
         let (by_email, by_external) = resolve(conn, workspace, &items).await?;
@@ -191,7 +192,7 @@ impl Writer {
         model: &VersionedModel,
         patches: Vec<(Uuid, Option<LeadFields>)>,
         reason: &'static str,
-    ) -> Result<Vec<LeadView>, sqlx::Error> {
+    ) -> Result<Vec<LeadView>, Error> {
         let now = stored_now();
         let mut ids: Vec<Uuid> = patches.iter().map(|(id, _)| *id).collect();
         ids.sort_unstable();
@@ -303,7 +304,7 @@ impl Writer {
         targets: &HashMap<Uuid, Target>,
         created_order: &[Uuid],
         reason: &'static str,
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<(), Error> {
         let mut history: Vec<(&LeadView, &'static str)> = Vec::new();
         let mut events = Vec::new();
         for id in created_order {
@@ -345,9 +346,7 @@ impl Writer {
                 event,
             })
             .collect();
-        suite_bus::outbox::enqueue_many(conn, &messages)
-            .await
-            .map_err(|e| sqlx::Error::Protocol(format!("outbox: {e}")))?;
+        suite_bus::outbox::enqueue_many(conn, &messages).await?;
         Ok(())
     }
 }
