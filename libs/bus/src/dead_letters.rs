@@ -74,6 +74,48 @@ impl TryFrom<Row> for DeadLetter {
     }
 }
 
+/// Work a service gave up on that did not come from a Kafka record (a
+/// scheduled step, say), kept with the records' dead letters for operators.
+/// `source` names where it came from in place of a topic and `position` is
+/// its place there (it takes the offset's column); it is not replayable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Abandoned<'a> {
+    /// Who gave up (in place of a consumer group).
+    pub consumer: &'a str,
+    /// Where the work came from (in place of a topic).
+    pub source: &'a str,
+    /// Its unique position in `source` (a sequence number).
+    pub position: i64,
+    /// A key operators can search by.
+    pub key: Option<&'a [u8]>,
+    /// What was abandoned, as JSON.
+    pub payload: &'a serde_json::Value,
+    /// Error class.
+    pub error_class: &'a str,
+    /// Error message.
+    pub error_message: &'a str,
+}
+
+/// Keeps `work` in the dead letters, inside the caller's open transaction;
+/// keeping the same (consumer, source, position) twice keeps it once.
+pub async fn keep(conn: &mut sqlx::PgConnection, work: &Abandoned<'_>) -> Result<(), BusError> {
+    sqlx::query(
+        r#"INSERT INTO dead_letters (consumer, topic, "partition", "offset", key, payload, error_class, error_message)
+           VALUES ($1, $2, 0, $3, $4, $5, $6, $7)
+           ON CONFLICT (consumer, topic, "partition", "offset") DO NOTHING"#,
+    )
+    .bind(work.consumer)
+    .bind(work.source)
+    .bind(work.position)
+    .bind(work.key)
+    .bind(serde_json::to_vec(work.payload).map_err(crate::CloudEventError::from)?)
+    .bind(work.error_class)
+    .bind(work.error_message)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 const COLUMNS: &str = r#"id, consumer, topic, "partition", "offset", key, payload, headers,
     error_class, error_message, created_at, replayed_at"#;
 

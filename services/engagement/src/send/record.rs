@@ -457,18 +457,19 @@ async fn dead_letter(conn: &mut PgConnection, step: &ClaimedStep, dead: &DeadLet
         "lead_id": step.lead_id, "campaign_id": step.campaign_id, "step_index": step.step_index,
         "channel": step.channel, "send_id": dead.send_id, "claims": step.attempts,
     });
-    sqlx::query(
-        "INSERT INTO dead_letters (consumer, topic, \"partition\", \"offset\", key, payload, error_class, error_message) \
-         VALUES ($1, $2, 0, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+    let key = step.lead_id.to_string();
+    suite_bus::dead_letters::keep(
+        conn,
+        &suite_bus::dead_letters::Abandoned {
+            consumer: DLQ_CONSUMER,
+            source: DLQ_SOURCE,
+            position: step.seq,
+            key: Some(key.as_bytes()),
+            payload: &payload,
+            error_class: dead.class,
+            error_message: &dead.message,
+        },
     )
-    .bind(DLQ_CONSUMER)
-    .bind(DLQ_SOURCE)
-    .bind(step.seq)
-    .bind(step.lead_id.to_string().into_bytes())
-    .bind(serde_json::to_vec(&payload)?)
-    .bind(dead.class)
-    .bind(dead.message.as_str())
-    .execute(conn)
     .await?;
     Ok(())
 }
