@@ -378,9 +378,9 @@ pub struct EngagementSettings {
     pub breaker_probes: u32,
     /// How often the scheduler looks for due steps when idle, in milliseconds.
     pub scheduler_poll_ms: u64,
-    /// Steps one scheduler claims per round.
+    /// Steps one scheduler claims per round, sent as one batch.
     pub scheduler_batch: i64,
-    /// Steps sent at once per process.
+    /// Steps in flight per process (claimed and not yet recorded).
     pub scheduler_concurrency: usize,
     /// How long a claimed step stays claimed before another instance may take it over, in seconds.
     pub scheduler_lease_secs: u64,
@@ -416,8 +416,8 @@ impl Default for EngagementSettings {
             breaker_open_secs: 30,
             breaker_probes: 3,
             scheduler_poll_ms: 250,
-            scheduler_batch: 32,
-            scheduler_concurrency: 16,
+            scheduler_batch: 128,
+            scheduler_concurrency: 256,
             scheduler_lease_secs: 300,
         }
     }
