@@ -7,7 +7,18 @@
 //! Ordering: one relay publishes in id order, but two relays running at once
 //! work on different batches concurrently, so records with the same key may
 //! then be published out of order.
+//!
+//! Claiming stays cheap under a backlog: the outbox is a queue, and the rows
+//! relayed (deleted) moments ago stay in the id index as dead entries until
+//! vacuum, so a claim that always starts at the lowest id walks all of them
+//! (45 ms a claim after 200,000 rows in two minutes). While a relay's claims
+//! come back full, it starts the next one after the highest id it claimed.
+//! Rows below that point — a transaction that took its id early and
+//! committed late, rows another relay failed to deliver — are found by a
+//! claim from the start, made whenever the previous claim was not full and
+//! at least once a second.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -28,6 +39,9 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 const BACKLOG_PROBE_EVERY: Duration = Duration::from_secs(1);
 /// The backlog gauge counts at most this many rows (keeps the probe cheap).
 const BACKLOG_PROBE_LIMIT: i64 = 100_000;
+/// How often a relay claims from the lowest id at the least, while its
+/// claims come back full.
+const FROM_START_EVERY: Duration = Duration::from_secs(1);
 
 /// Publishes outbox rows to Kafka.
 pub struct Relay {
@@ -36,6 +50,10 @@ pub struct Relay {
     batch_size: i64,
     poll_interval: Duration,
     last_probe: Mutex<Option<Instant>>,
+    /// Where the next claim starts (0: from the lowest id).
+    floor: AtomicI64,
+    /// When the last claim from the lowest id was made.
+    last_from_start: Mutex<Option<Instant>>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -56,6 +74,8 @@ impl Relay {
             batch_size: settings.batch_size.max(1),
             poll_interval: Duration::from_millis(settings.poll_interval_ms.max(1)),
             last_probe: Mutex::new(None),
+            floor: AtomicI64::new(0),
+            last_from_start: Mutex::new(None),
         }
     }
 
@@ -101,15 +121,37 @@ impl Relay {
         result
     }
 
+    /// Where this claim starts: after the previous full claim, or from the
+    /// lowest id (0) when the previous claim was not full or the last claim
+    /// from the start is a second old.
+    fn claim_floor(&self) -> i64 {
+        let floor = self.floor.load(Ordering::Relaxed);
+        let Ok(mut last) = self.last_from_start.lock() else {
+            return 0;
+        };
+        if floor == 0 || last.is_none_or(|t| t.elapsed() >= FROM_START_EVERY) {
+            *last = Some(Instant::now());
+            return 0;
+        }
+        floor
+    }
+
     async fn batch(&self) -> Result<usize, BusError> {
+        let floor = self.claim_floor();
         let mut tx = self.pool.begin().await?;
         let rows: Vec<Row> = sqlx::query_as(
-            "SELECT id, topic, key, payload, headers FROM outbox \
+            "SELECT id, topic, key, payload, headers FROM outbox WHERE id >= $2 \
              ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
         )
         .bind(self.batch_size)
+        .bind(floor)
         .fetch_all(&mut *tx)
         .await?;
+        let next = match rows.last() {
+            Some(last) if rows.len() as i64 >= self.batch_size => last.id + 1,
+            _ => 0,
+        };
+        self.floor.store(next, Ordering::Relaxed);
         tracing::Span::current().record("rows", rows.len());
         if rows.is_empty() {
             tx.commit().await?;
