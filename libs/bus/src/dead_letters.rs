@@ -96,12 +96,17 @@ pub struct Abandoned<'a> {
     pub error_message: &'a str,
 }
 
+/// The header marking a dead letter that is not a Kafka record ([`keep`]):
+/// [`replay`] refuses it.
+pub const ABANDONED_HEADER: &str = "suite_abandoned_work";
+
 /// Keeps `work` in the dead letters, inside the caller's open transaction;
 /// keeping the same (consumer, source, position) twice keeps it once.
 pub async fn keep(conn: &mut sqlx::PgConnection, work: &Abandoned<'_>) -> Result<(), BusError> {
+    let marker: HeaderList = vec![(ABANDONED_HEADER.to_owned(), b"1".to_vec())];
     sqlx::query(
-        r#"INSERT INTO dead_letters (consumer, topic, "partition", "offset", key, payload, error_class, error_message)
-           VALUES ($1, $2, 0, $3, $4, $5, $6, $7)
+        r#"INSERT INTO dead_letters (consumer, topic, "partition", "offset", key, payload, headers, error_class, error_message)
+           VALUES ($1, $2, 0, $3, $4, $5, $8::jsonb, $6, $7)
            ON CONFLICT (consumer, topic, "partition", "offset") DO NOTHING"#,
     )
     .bind(work.consumer)
@@ -111,6 +116,7 @@ pub async fn keep(conn: &mut sqlx::PgConnection, work: &Abandoned<'_>) -> Result
     .bind(serde_json::to_vec(work.payload).map_err(crate::CloudEventError::from)?)
     .bind(work.error_class)
     .bind(work.error_message)
+    .bind(headers::to_json(&marker).to_string())
     .execute(conn)
     .await?;
     Ok(())
@@ -142,7 +148,8 @@ pub async fn get(pool: &PgPool, id: i64) -> Result<DeadLetter, BusError> {
 
 /// Republishes dead letter `id` (original key, body and headers) to its
 /// original topic and marks it replayed. A dead letter is replayed at most
-/// once ([`BusError::AlreadyReplayed`]); the row stays locked while it is
+/// once ([`BusError::AlreadyReplayed`]), and work that was not a Kafka
+/// record ([`keep`]) not at all ([`BusError::NotReplayable`]); the row stays locked while it is
 /// published, so concurrent replays of the same id cannot both publish.
 pub async fn replay(pool: &PgPool, producer: &Producer, id: i64) -> Result<Delivery, BusError> {
     let mut tx = pool.begin().await?;
@@ -155,6 +162,9 @@ pub async fn replay(pool: &PgPool, producer: &Producer, id: i64) -> Result<Deliv
     let letter = DeadLetter::try_from(row.ok_or(BusError::DeadLetterNotFound(id))?)?;
     if letter.replayed_at.is_some() {
         return Err(BusError::AlreadyReplayed(id));
+    }
+    if headers::find(&letter.headers, ABANDONED_HEADER).is_some() {
+        return Err(BusError::NotReplayable(id));
     }
     let delivery = producer
         .send(OutgoingRecord {

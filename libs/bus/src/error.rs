@@ -49,6 +49,10 @@ pub enum BusError {
     /// The dead letter was replayed before; replaying twice is refused.
     #[error("dead letter {0} was already replayed")]
     AlreadyReplayed(i64),
+    /// The dead letter is abandoned work (a scheduled step), not a Kafka
+    /// record: there is no topic to replay it to.
+    #[error("dead letter {0} is not a Kafka record and cannot be replayed")]
+    NotReplayable(i64),
     /// Some records of a relay batch were not acknowledged (the rest were released).
     #[error("{failed} of {total} outbox records were not delivered: {first}")]
     RelayIncomplete {
@@ -81,7 +85,8 @@ impl BusError {
             Self::CloudEvent(_)
             | Self::StoredHeaders(_)
             | Self::DeadLetterNotFound(_)
-            | Self::AlreadyReplayed(_) => false,
+            | Self::AlreadyReplayed(_)
+            | Self::NotReplayable(_) => false,
         }
     }
 
@@ -97,6 +102,7 @@ impl BusError {
             Self::Deletion { .. } => "deletion",
             Self::DeadLetterNotFound(_) => "not_found",
             Self::AlreadyReplayed(_) => "already_replayed",
+            Self::NotReplayable(_) => "not_replayable",
             Self::RelayIncomplete { .. } => "relay_incomplete",
         }
     }

@@ -485,3 +485,51 @@ async fn ensure_topics_is_idempotent_and_a_prefix_is_deleted_whole() -> anyhow::
     assert!(left.is_empty(), "still there: {left:?}");
     Ok(())
 }
+
+/// Abandoned work (a scheduled step) kept with the dead letters is listed for
+/// operators, kept once however often it is kept, and never replayed: there
+/// is no topic it came from.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abandoned_work_is_kept_once_and_cannot_be_replayed() -> anyhow::Result<()> {
+    let env = env_with_topics("consumer", &["unused"], 1).await?;
+    let payload = json!({"step_id": "s-1", "claims": 2});
+    let work = dead_letters::Abandoned {
+        consumer: "test.scheduler",
+        source: "test.steps",
+        position: 42,
+        key: Some(b"lead-1"),
+        payload: &payload,
+        error_class: "indeterminate",
+        error_message: "the process died during the provider call",
+    };
+    for _ in 0..2 {
+        let mut tx = env.db.begin().await?;
+        dead_letters::keep(&mut tx, &work).await?;
+        tx.commit().await?;
+    }
+    let kept: Vec<_> = dead_letters::list(&env.db, 10)
+        .await?
+        .into_iter()
+        .filter(|d| d.consumer == "test.scheduler")
+        .collect();
+    assert_eq!(kept.len(), 1, "kept once");
+    let letter = &kept[0];
+    assert_eq!((letter.topic.as_str(), letter.offset), ("test.steps", 42));
+    assert_eq!(letter.error_class, "indeterminate");
+    let stored: serde_json::Value =
+        serde_json::from_slice(letter.payload.as_deref().context("payload")?)?;
+    assert_eq!(stored, payload);
+    let producer = producer(&env)?;
+    assert!(matches!(
+        dead_letters::replay(&env.db, &producer, letter.id).await,
+        Err(BusError::NotReplayable(id)) if id == letter.id
+    ));
+    assert!(
+        dead_letters::get(&env.db, letter.id)
+            .await?
+            .replayed_at
+            .is_none(),
+        "a refused replay marks nothing"
+    );
+    Ok(())
+}
