@@ -161,7 +161,7 @@ mod tests {
 
     /// Records the sets it sees; a set holding 0 fails as a whole, and 0
     /// alone is refused permanently.
-    struct Recorder(Mutex<Vec<Vec<u32>>>);
+    struct Recorder(Arc<Mutex<Vec<Vec<u32>>>>);
 
     impl SetWork for Recorder {
         type Item = u32;
@@ -181,21 +181,8 @@ mod tests {
 
     #[tokio::test]
     async fn queued_items_share_a_set_and_a_failed_set_is_retried_item_by_item() {
-        let work = Arc::new(Recorder(Mutex::new(Vec::new())));
-        let shared = Arc::clone(&work);
-        struct Shared(Arc<Recorder>);
-        impl SetWork for Shared {
-            type Item = u32;
-            type Output = u32;
-            type Error = HandlerError;
-            async fn apply(
-                &self,
-                items: &[u32],
-            ) -> Result<Vec<Result<u32, HandlerError>>, HandlerError> {
-                self.0.apply(items).await
-            }
-        }
-        let (batcher, task) = SetBatcher::new(Shared(shared), 8, "test_batch_size");
+        let sets = Arc::new(Mutex::new(Vec::new()));
+        let (batcher, task) = SetBatcher::new(Recorder(Arc::clone(&sets)), 8, "test_batch_size");
         // Queue everything before the task runs, so the items form sets of 8 and 2.
         let submits: Vec<_> = (0..10u32)
             .map(|n| {
@@ -222,7 +209,7 @@ mod tests {
         let mut ok: Vec<u32> = answers.into_iter().filter_map(Result::ok).collect();
         ok.sort_unstable();
         assert_eq!(ok, (2..=10).collect::<Vec<_>>());
-        let sets = work.0.lock().expect("lock").clone();
+        let sets = sets.lock().expect("lock").clone();
         assert!(
             sets.iter().any(|s| s.len() > 1),
             "queued items were applied together: {sets:?}"

@@ -27,26 +27,6 @@ use uuid::Uuid;
 
 use super::caps::{next_day_start, CapError};
 
-/// Reserve: `KEYS` = the day's hash; `ARGV` = token, cost, budget, TTL
-/// (seconds). Returns 1 when the cost fits (or the token already holds its
-/// place), 0 when it would exceed the budget.
-const RESERVE: &str = r"
-local token = ARGV[1]
-local cost = tonumber(ARGV[2])
-local budget = tonumber(ARGV[3])
-if redis.call('HEXISTS', KEYS[1], token) == 1 then
-  return 1
-end
-local total = tonumber(redis.call('HGET', KEYS[1], '_total') or '0')
-if total + cost > budget then
-  return 0
-end
-redis.call('HSET', KEYS[1], token, cost)
-redis.call('HINCRBY', KEYS[1], '_total', cost)
-redis.call('EXPIRE', KEYS[1], tonumber(ARGV[4]))
-return 1
-";
-
 /// Release: `KEYS` = the day's hash; `ARGV` = token. Returns 1 when the
 /// token held a place.
 const RELEASE: &str = r"
@@ -60,8 +40,9 @@ return 1
 ";
 
 /// Reserve for a set of sends of one campaign: `KEYS` = the day's hash;
-/// `ARGV` = budget, TTL (seconds), then token, cost pairs. Each pair is
-/// checked in order as [`RESERVE`] checks one; returns 1 or 0 per pair.
+/// `ARGV` = budget, TTL (seconds), then token, cost pairs, checked in order.
+/// A pair fits when its token already holds a place or its cost fits what is
+/// left of the budget; returns 1 or 0 per pair.
 const RESERVE_MANY: &str = r"
 local budget = tonumber(ARGV[1])
 local total = tonumber(redis.call('HGET', KEYS[1], '_total') or '0')
@@ -88,7 +69,6 @@ end
 return fits
 ";
 
-static RESERVE_SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(RESERVE));
 static RELEASE_SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(RELEASE));
 static RESERVE_MANY_SCRIPT: LazyLock<redis::Script> =
     LazyLock::new(|| redis::Script::new(RESERVE_MANY));
@@ -105,36 +85,10 @@ fn day_key(redis: &Redis, campaign: Uuid, now: DateTime<Utc>) -> String {
     redis.tagged("campaign", &campaign.to_string(), &format!("spend:{day}"))
 }
 
-/// Reserves `cost` micros of `campaign`'s budget for the day of `now` for
-/// the send `token`. `None` when the cost does not fit the day's budget;
-/// a cost of 0 always fits.
-pub async fn reserve(
-    redis: &Redis,
-    campaign: Uuid,
-    token: &str,
-    cost: i64,
-    budget: i64,
-    now: DateTime<Utc>,
-) -> Result<Option<BudgetReservation>, CapError> {
-    let key = day_key(redis, campaign, now);
-    let ttl = (next_day_start(now) + Duration::days(1) - now).num_seconds();
-    let mut conn = redis.conn().await?;
-    let fits: u8 = RESERVE_SCRIPT
-        .key(&key)
-        .arg(token)
-        .arg(cost.max(0))
-        .arg(budget.max(0))
-        .arg(ttl)
-        .invoke_async(&mut conn)
-        .await?;
-    Ok((fits == 1).then(|| BudgetReservation {
-        key,
-        token: token.to_owned(),
-    }))
-}
-
-/// [`reserve`] for several sends of one campaign, with one script call:
-/// `sends` are (token, cost) pairs, checked in order against `budget`.
+/// Reserves the cost of several sends of one campaign in the day's budget of
+/// `now`, with one script call: `sends` are (token, cost) pairs, checked in
+/// order against `budget`; a cost of 0 always fits, and a token that already
+/// holds its place fits again without costing twice.
 /// Returns one reservation per send, `None` where the cost did not fit.
 pub async fn reserve_many(
     redis: &Redis,

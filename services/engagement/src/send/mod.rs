@@ -301,53 +301,49 @@ impl Sender {
             }
         }
 
-        let mut by_campaign: BTreeMap<Uuid, Vec<usize>> = BTreeMap::new();
-        for (k, (_, r, _)) in passed.iter().enumerate() {
-            by_campaign.entry(r.step.campaign_id).or_default().push(k);
+        let mut by_campaign: BTreeMap<Uuid, Vec<(usize, Ready, CapReservation)>> = BTreeMap::new();
+        for entry in passed {
+            by_campaign
+                .entry(entry.1.step.campaign_id)
+                .or_default()
+                .push(entry);
         }
-        let calls = by_campaign.iter().map(|(&campaign, members)| {
+        let answers = join_all(by_campaign.iter().map(|(&campaign, members)| {
             let sends: Vec<(&str, i64)> = members
                 .iter()
-                .map(|&k| (passed[k].1.key.as_str(), passed[k].1.cost))
+                .map(|(_, r, _)| (r.key.as_str(), r.cost))
                 .collect();
-            let daily_budget = passed[members[0]].1.daily_budget;
+            let daily_budget = members[0].1.daily_budget;
             async move { budget::reserve_many(redis, campaign, &sends, daily_budget, now).await }
-        });
-        let answers = join_all(calls).await;
-        let mut spends: Vec<Option<std::result::Result<Option<BudgetReservation>, String>>> =
-            (0..passed.len()).map(|_| None).collect();
-        for (members, answer) in by_campaign.values().zip(answers) {
-            match answer {
-                Ok(places) => {
-                    for (&k, place) in members.iter().zip(places) {
-                        spends[k] = Some(Ok(place));
-                    }
-                }
+        }))
+        .await;
+        let mut out = Vec::new();
+        for (members, answer) in by_campaign.into_values().zip(answers) {
+            let places = match answer {
+                Ok(places) => places,
                 Err(e) => {
-                    for &k in members {
-                        spends[k] = Some(Err(e.to_string()));
+                    for (i, _, _) in members {
+                        results[i] = Some(Err(Error::Batch(e.to_string())));
+                    }
+                    continue;
+                }
+            };
+            for ((i, r, cap), place) in members.into_iter().zip(places) {
+                match place {
+                    Some(spend) => out.push((
+                        i,
+                        r,
+                        Held {
+                            cap,
+                            spend: Some(spend),
+                        },
+                    )),
+                    None => {
+                        let held = Held { cap, spend: None };
+                        let at = caps::next_day_start(now);
+                        endings.push((i, reschedule(r.step, at, "budget_spent", now, Some(held))));
                     }
                 }
-            }
-        }
-        let mut out = Vec::with_capacity(passed.len());
-        for ((i, r, cap), spend) in passed.into_iter().zip(spends) {
-            match spend {
-                Some(Ok(Some(spend))) => out.push((
-                    i,
-                    r,
-                    Held {
-                        cap,
-                        spend: Some(spend),
-                    },
-                )),
-                Some(Ok(None)) => {
-                    let held = Held { cap, spend: None };
-                    let at = caps::next_day_start(now);
-                    endings.push((i, reschedule(r.step, at, "budget_spent", now, Some(held))));
-                }
-                Some(Err(message)) => results[i] = Some(Err(Error::Batch(message))),
-                None => results[i] = Some(Err(Error::Batch("no budget answer".into()))),
             }
         }
         out

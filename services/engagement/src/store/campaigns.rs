@@ -96,32 +96,3 @@ pub async fn variant_content(
             .collect()
     }))
 }
-
-/// Whether campaign `id` may send now: active in the campaigns table and
-/// not paused or archived by its latest allocation. `None` when it is gone.
-pub async fn status(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT CASE WHEN c.status <> 'active' THEN c.status ELSE coalesce(a.status, 'active') END \
-         FROM campaigns c LEFT JOIN engagement_allocations a ON a.campaign_id = c.id WHERE c.id = $1",
-    )
-    .bind(id)
-    .fetch_optional(db)
-    .await
-}
-
-/// The day's budget of campaign `id` and the cost of one send on `channel`
-/// (micros; a channel without a cost costs 0).
-pub async fn budget(
-    db: impl PgExecutor<'_>,
-    id: Uuid,
-    channel: Channel,
-) -> Result<Option<(i64, i64)>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT daily_budget_micros, coalesce((channel_costs ->> $2)::bigint, 0) \
-         FROM campaigns WHERE id = $1",
-    )
-    .bind(id)
-    .bind(channel.as_str())
-    .fetch_optional(db)
-    .await
-}

@@ -39,6 +39,7 @@ pub struct SendContext {
 #[derive(sqlx::FromRow)]
 struct Row {
     step_id: Uuid,
+    workspace_id: Uuid,
     campaign_status: Option<String>,
     daily_budget_micros: Option<i64>,
     cost: Option<i64>,
@@ -77,7 +78,7 @@ pub async fn load(
     let leads: Vec<Uuid> = steps.iter().map(|s| s.lead_id).collect();
     let channels: Vec<&str> = steps.iter().map(|s| s.channel.as_str()).collect();
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT x.step_id, \
+        "SELECT x.step_id, x.ws AS workspace_id, \
             CASE WHEN c.status <> 'active' THEN c.status ELSE coalesce(a.status, 'active') END AS campaign_status, \
             c.daily_budget_micros, coalesce((c.channel_costs ->> x.channel)::bigint, 0) AS cost, \
             l.id AS lead_id, l.email, l.phone, l.name, l.company, l.title, l.industry, l.country, \
@@ -103,7 +104,6 @@ pub async fn load(
     .bind(&channels)
     .fetch_all(db)
     .await?;
-    let workspace_of: HashMap<Uuid, Uuid> = steps.iter().map(|s| (s.id, s.workspace_id)).collect();
     Ok(rows
         .into_iter()
         .map(|row| {
@@ -115,8 +115,7 @@ pub async fn load(
                 }),
                 _ => None,
             };
-            let workspace = workspace_of.get(&row.step_id).copied();
-            let lead = row.lead.into_contact(workspace);
+            let lead = row.lead.into_contact(row.workspace_id);
             let context = SendContext {
                 campaign,
                 lead,
@@ -128,10 +127,10 @@ pub async fn load(
 }
 
 impl LeadRow {
-    fn into_contact(self, workspace: Option<Uuid>) -> Option<LeadContact> {
+    fn into_contact(self, workspace_id: Uuid) -> Option<LeadContact> {
         Some(LeadContact {
             id: self.lead_id?,
-            workspace_id: workspace?,
+            workspace_id,
             email: self.email?,
             phone: self.phone,
             name: self.name,

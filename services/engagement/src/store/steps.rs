@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgPool;
 use suite_domain::Channel;
 use uuid::Uuid;
 
@@ -120,81 +120,6 @@ pub async fn claim(
     rows.into_iter().map(ClaimedStep::try_from).collect()
 }
 
-/// Ends a claimed step with a final `status` (`sent`, `skipped`, `failed`,
-/// `dead`, `indeterminate`). Returns false when the claim was lost (its
-/// lease expired and another instance took the step over).
-pub async fn finish(
-    conn: &mut PgConnection,
-    step: &ClaimedStep,
-    status: &str,
-    outcome: &str,
-) -> Result<bool> {
-    let done = sqlx::query(
-        "UPDATE scheduled_steps SET status = $3, outcome = $4, locked_until = NULL, updated_at = now() \
-         WHERE id = $1 AND attempts = $2 AND status = 'running'",
-    )
-    .bind(step.id)
-    .bind(step.attempts)
-    .bind(status)
-    .bind(outcome)
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-/// Puts a claimed step back, due at `due_at` (quiet hours, caps, an open
-/// breaker, a paused campaign).
-pub async fn reschedule(
-    conn: &mut PgConnection,
-    step: &ClaimedStep,
-    due_at: DateTime<Utc>,
-    outcome: &str,
-) -> Result<bool> {
-    let done = sqlx::query(
-        "UPDATE scheduled_steps SET status = 'pending', due_at = $3, outcome = $4, locked_until = NULL, \
-         updated_at = now() WHERE id = $1 AND attempts = $2 AND status = 'running'",
-    )
-    .bind(step.id)
-    .bind(step.attempts)
-    .bind(due_at)
-    .bind(outcome)
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-/// Makes step `index` of `plan` due at `now` at the latest (the fallback of a step that could not use its channel).
-pub async fn pull_forward(
-    conn: &mut PgConnection,
-    plan: Uuid,
-    index: u32,
-    now: DateTime<Utc>,
-) -> Result<()> {
-    sqlx::query(
-        "UPDATE scheduled_steps SET due_at = LEAST(due_at, $3), updated_at = now() \
-         WHERE plan_id = $1 AND step_index = $2 AND status = 'pending'",
-    )
-    .bind(plan)
-    .bind(index as i32)
-    .bind(now)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// Marks the plan completed when none of its steps is left to run.
-pub async fn complete_plan_if_done(conn: &mut PgConnection, plan: Uuid) -> Result<()> {
-    sqlx::query(
-        "UPDATE outreach_plans SET status = 'completed', updated_at = now() WHERE id = $1 \
-         AND status = 'active' AND NOT EXISTS (SELECT 1 FROM scheduled_steps \
-           WHERE plan_id = $1 AND status IN ('pending', 'running'))",
-    )
-    .bind(plan)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
 /// The next step a lead has pending (any campaign), for the context API.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema, sqlx::FromRow)]
 pub struct NextStep {
@@ -225,22 +150,4 @@ pub async fn next_for_lead(
     .bind(lead)
     .fetch_optional(db)
     .await?)
-}
-
-/// Stops a plan: its pending steps are skipped for `reason` (an archived
-/// campaign, a lead that is gone).
-pub async fn stop_plan(conn: &mut PgConnection, plan: Uuid, reason: &str) -> Result<()> {
-    sqlx::query(
-        "UPDATE scheduled_steps SET status = 'skipped', outcome = $2, updated_at = now() \
-         WHERE plan_id = $1 AND status = 'pending'",
-    )
-    .bind(plan)
-    .bind(reason)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query("UPDATE outreach_plans SET status = 'stopped', updated_at = now() WHERE id = $1 AND status = 'active'")
-        .bind(plan)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
 }
