@@ -15,8 +15,13 @@ use crate::{
     InteractionId, InteractionKind, LeadId, Score, VariantId, WorkspaceId,
 };
 
+mod contact;
+mod definition;
 #[cfg(test)]
 mod tests;
+
+pub use contact::LeadContactV1;
+pub use definition::{CampaignDefinitionV1, VariantDefinition};
 
 /// `ce_type` of [`LeadTriagedV1`].
 pub const CE_TYPE_LEAD_TRIAGED: &str = "lead.triaged.v1";
@@ -24,6 +29,10 @@ pub const CE_TYPE_LEAD_TRIAGED: &str = "lead.triaged.v1";
 pub const CE_TYPE_INTERACTION: &str = "engagement.interaction.v1";
 /// `ce_type` of [`CampaignAllocationV1`].
 pub const CE_TYPE_CAMPAIGN_ALLOCATION: &str = "campaign.allocation.v1";
+/// `ce_type` of [`LeadContactV1`].
+pub const CE_TYPE_LEAD_CONTACT: &str = "lead.contact.v1";
+/// `ce_type` of [`CampaignDefinitionV1`].
+pub const CE_TYPE_CAMPAIGN_DEFINITION: &str = "campaign.definition.v1";
 
 /// A lead was scored and categorised: published by lead-triage on
 /// `leads.{category}`, keyed by lead id, when a lead is created and again
@@ -46,8 +55,8 @@ pub const CE_TYPE_CAMPAIGN_ALLOCATION: &str = "campaign.allocation.v1";
 /// The lead's email address and phone number are never in the event:
 /// Kafka topics are retained, replicated and read by every consumer, and
 /// docs/architecture.md §8 keeps personal data out of logs and such side channels. A
-/// consumer that needs to contact the lead reads it by `lead_id` from
-/// lead-triage. `email_hash` is an HMAC of the address under a
+/// consumer that needs to contact the lead keeps the lead's
+/// [`LeadContactV1`] from the compacted `leads.contacts` topic. `email_hash` is an HMAC of the address under a
 /// deployment secret ([`EmailHash`]); it is absent when no key is
 /// configured.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -195,6 +204,11 @@ pub struct CampaignAllocationV1 {
     pub reason: String,
     /// When it was computed.
     pub computed_at: DateTime<Utc>,
+    /// The best variant's posterior mean rate when it was computed: where
+    /// several active campaigns target a category, new leads go to the
+    /// highest. Optional (added within v1); absent means unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub performance_score: Option<f64>,
 }
 
 impl CampaignAllocationV1 {

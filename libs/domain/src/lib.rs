@@ -26,8 +26,9 @@ pub use channel::{Channel, ChannelError};
 pub use email::{Email, EmailError};
 pub use email_hash::{EmailHash, EmailHashError, EmailHashKey};
 pub use events::{
-    AllocationShare, CampaignAllocationV1, InteractionV1, LeadTriagedV1,
-    CE_TYPE_CAMPAIGN_ALLOCATION, CE_TYPE_INTERACTION, CE_TYPE_LEAD_TRIAGED,
+    AllocationShare, CampaignAllocationV1, CampaignDefinitionV1, InteractionV1, LeadContactV1,
+    LeadTriagedV1, VariantDefinition, CE_TYPE_CAMPAIGN_ALLOCATION, CE_TYPE_CAMPAIGN_DEFINITION,
+    CE_TYPE_INTERACTION, CE_TYPE_LEAD_CONTACT, CE_TYPE_LEAD_TRIAGED,
 };
 pub use ids::{
     CampaignId, CorrelationId, CorrelationIdError, IdError, InteractionId, LeadId, VariantId,

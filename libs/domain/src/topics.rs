@@ -19,9 +19,13 @@ pub const LEADS_DISQUALIFIED: &str = "leads.disqualified";
 pub const ENGAGEMENT_INTERACTIONS: &str = "engagement.interactions";
 /// Traffic allocations per campaign (compacted), consumed by engagement.
 pub const CAMPAIGN_ALLOCATIONS: &str = "campaigns.allocations";
+/// Each lead's contact data (compacted), consumed by engagement.
+pub const LEADS_CONTACTS: &str = "leads.contacts";
+/// Each campaign's definition (compacted), consumed by engagement.
+pub const CAMPAIGN_DEFINITIONS: &str = "campaigns.definitions";
 
 /// Every primary topic of the suite.
-pub const ALL: [&str; 8] = [
+pub const ALL: [&str; 10] = [
     LEADS_INBOUND,
     LEADS_HOT,
     LEADS_WARM,
@@ -30,6 +34,8 @@ pub const ALL: [&str; 8] = [
     LEADS_DISQUALIFIED,
     ENGAGEMENT_INTERACTIONS,
     CAMPAIGN_ALLOCATIONS,
+    LEADS_CONTACTS,
+    CAMPAIGN_DEFINITIONS,
 ];
 
 /// The dead-letter twin of `topic`.
@@ -43,8 +49,8 @@ pub fn all_with_dlq() -> Vec<String> {
 }
 
 /// Topics whose records are compacted by key: only the latest record per key
-/// (per campaign) matters.
-pub const COMPACTED: [&str; 1] = [CAMPAIGN_ALLOCATIONS];
+/// (per campaign, per lead) matters.
+pub const COMPACTED: [&str; 3] = [CAMPAIGN_ALLOCATIONS, LEADS_CONTACTS, CAMPAIGN_DEFINITIONS];
 
 /// Whether `topic` (a primary topic name, without prefix) is compacted.
 pub fn is_compacted(topic: &str) -> bool {
@@ -56,11 +62,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_topic_has_a_dlq_twin_and_only_allocations_are_compacted() {
+    fn every_topic_has_a_dlq_twin_and_only_the_state_topics_are_compacted() {
         let all = all_with_dlq();
         assert_eq!(all.len(), 2 * ALL.len());
         assert!(all.contains(&"leads.inbound.dlq".to_owned()));
         assert!(is_compacted("campaigns.allocations"));
+        assert!(is_compacted("leads.contacts"));
+        assert!(is_compacted("campaigns.definitions"));
         assert!(!is_compacted("campaigns.allocations.dlq"));
         assert!(!is_compacted("leads.hot"));
     }

@@ -33,6 +33,8 @@ pub const HTTP_REJECTED: &str = "http_requests_rejected_total";
 pub const ENGAGEMENT_STEPS: &str = "engagement_steps_total";
 /// Histogram of triaged leads planned per transaction by engagement's planner.
 pub const ENGAGEMENT_PLAN_BATCH: &str = "engagement_plan_batch_size";
+/// Histogram of `lead.contact.v1` events kept per statement by engagement.
+pub const ENGAGEMENT_CONTACT_BATCH: &str = "engagement_contact_batch_size";
 /// Histogram of steps claimed per scheduler batch by engagement.
 pub const ENGAGEMENT_SEND_BATCH: &str = "engagement_send_batch_size";
 /// Histogram of step outcomes written per transaction by engagement's recorder.
@@ -81,6 +83,10 @@ pub fn describe() {
     describe_histogram!(
         ENGAGEMENT_RECORD_BATCH,
         "Step outcomes written per transaction by engagement's recorder."
+    );
+    describe_histogram!(
+        ENGAGEMENT_CONTACT_BATCH,
+        "Lead contact events kept per statement by engagement."
     );
     describe_histogram!(
         ENGAGEMENT_PLAN_BATCH,

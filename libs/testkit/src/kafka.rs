@@ -170,6 +170,22 @@ pub async fn produce(
     produce_many(brokers, topic, &[record]).await
 }
 
+/// Produces a tombstone (a record with `key` and no value), as an owner
+/// erasing an entity from a compacted topic does.
+pub async fn produce_tombstone(brokers: &str, topic: &str, key: &str) -> anyhow::Result<()> {
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .create()?;
+    let record: FutureRecord<'_, str, [u8]> = FutureRecord::to(topic).key(key);
+    producer
+        .send(record, Duration::from_secs(30))
+        .await
+        .map_err(|(e, _)| anyhow::anyhow!("produce to {topic}: {e}"))?;
+    Ok(())
+}
+
 /// Produces `records` with one idempotent producer, all in flight at once
 /// (records of one key keep their order), and waits until every one is
 /// acknowledged.

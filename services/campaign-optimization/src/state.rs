@@ -27,6 +27,8 @@ pub struct AppState {
     pub performance: TwoLevelCache<PerformanceReport>,
     /// The prefixed `campaigns.allocations` topic.
     pub allocations_topic: String,
+    /// The prefixed `campaigns.definitions` topic.
+    pub definitions_topic: String,
 }
 
 impl AppState {
@@ -50,11 +52,13 @@ impl AppState {
             Some(PERFORMANCE_L2_TTL),
         );
         let allocations_topic = settings.topic(suite_domain::topics::CAMPAIGN_ALLOCATIONS);
+        let definitions_topic = settings.topic(suite_domain::topics::CAMPAIGN_DEFINITIONS);
         let state = Self {
             platform,
             campaigns,
             performance,
             allocations_topic,
+            definitions_topic,
         };
         for listener in [
             state

@@ -240,3 +240,54 @@ async fn crud_lifecycle_pagination_and_tenancy() {
         assert!(doc["paths"][path].is_object(), "{path} missing");
     }
 }
+
+/// Every change of a campaign publishes its whole definition on the
+/// compacted `campaigns.definitions`, version by version: how engagement
+/// learns about campaigns without reading this service's tables.
+#[tokio::test]
+async fn each_change_publishes_the_campaigns_definition() {
+    let svc = spawn(&["campaigns.allocations"]).await;
+    let created = svc.create(&campaign_body("Definitions")).await;
+    let id = id_of(&created);
+    let r = svc
+        .send(
+            "PATCH",
+            &format!("/v1/campaigns/{id}"),
+            Some(&json!({"daily_budget_micros": 7_000_000, "expected_version": 1})),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let r = svc
+        .post(&format!("/v1/campaigns/{id}/pause"), &json!({}))
+        .await;
+    assert_eq!(r.status(), 200);
+
+    let records = svc.topic("campaigns.definitions", 3).await;
+    let events: Vec<suite_domain::CampaignDefinitionV1> = records
+        .iter()
+        .map(|r| serde_json::from_value(r.json()).unwrap())
+        .collect();
+    assert_eq!(
+        events.iter().map(|e| e.version).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+    assert!(records
+        .iter()
+        .all(|r| r.key.as_deref() == Some(id.to_string().as_bytes())));
+    let (first, last) = (&events[0], &events[2]);
+    assert_eq!(uuid::Uuid::from(first.campaign_id), id);
+    assert_eq!(first.status.as_str(), "active");
+    assert_eq!(
+        first
+            .variants
+            .iter()
+            .map(|v| uuid::Uuid::from(v.variant_id))
+            .collect::<Vec<_>>(),
+        variant_ids(&created)
+    );
+    assert_eq!(first.variants[0].content, created["variants"][0]["content"]);
+    assert_eq!(first.ladder, created["ladder"]);
+    assert_eq!(first.channel_costs.get("email"), Some(&1000));
+    assert_eq!(events[1].daily_budget_micros, 7_000_000);
+    assert_eq!(last.status.as_str(), "paused");
+}

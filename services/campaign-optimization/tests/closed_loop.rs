@@ -32,7 +32,7 @@ const RATE_B: f64 = 0.15;
 const BUDGETED_SENDS: i64 = 1_500;
 const EMAIL_COST: i64 = 1_000;
 
-const TOPICS: [&str; 14] = [
+const TOPICS: [&str; 16] = [
     "leads.inbound",
     "leads.inbound.dlq",
     "leads.hot",
@@ -47,6 +47,8 @@ const TOPICS: [&str; 14] = [
     "engagement.interactions.dlq",
     "campaigns.allocations",
     "campaigns.allocations.dlq",
+    "leads.contacts",
+    "campaigns.definitions",
 ];
 
 fn binary(name: &str) -> String {
@@ -257,6 +259,25 @@ async fn closed_loop_moves_traffic_to_the_better_variant_and_pauses_on_budget() 
         .unwrap()
         .parse()
         .unwrap();
+    // Engagement learns of the campaign from campaigns.definitions; a lead
+    // triaged before that would find no campaign to plan under.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let known: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM engagement_campaigns WHERE id = $1)")
+                .bind(campaign_id)
+                .fetch_one(&env.db)
+                .await
+                .unwrap();
+        if known {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "engagement never learnt of the campaign"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     // The recipients: every new sent email converts with its variant's rate,
     // answered while leads still arrive, so the allocation can learn in time.

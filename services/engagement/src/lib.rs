@@ -32,11 +32,13 @@ pub const SERVICE: &str = "engagement";
 /// Default HTTP port on the local stack.
 pub const DEFAULT_PORT: u16 = 8082;
 /// Topics the service consumes.
-pub const CONSUMED: [&str; 4] = [
+pub const CONSUMED: [&str; 6] = [
     topics::LEADS_HOT,
     topics::LEADS_WARM,
     topics::LEADS_NURTURE,
     topics::CAMPAIGN_ALLOCATIONS,
+    topics::LEADS_CONTACTS,
+    topics::CAMPAIGN_DEFINITIONS,
 ];
 
 /// Runs the service on `listener` until `shutdown` is cancelled.

@@ -36,6 +36,7 @@ async fn allocate(
             .collect(),
         reason: "changed".into(),
         computed_at: Utc::now(),
+        performance_score: None,
     };
     let cloud = CloudEvent::new(
         CampaignAllocationV1::CE_TYPE,
@@ -68,18 +69,16 @@ async fn allocate(
 #[tokio::test]
 async fn the_latest_allocation_pauses_resumes_and_steers_variants() {
     let env = env().await;
-    let (campaign, variant_a) = env
-        .campaign(&["hot"], json!([{"channel": "email", "delay_secs": 0}]))
-        .await;
     let variant_b = Uuid::now_v7();
-    sqlx::query("INSERT INTO campaign_variants (id, campaign_id, workspace_id, name, position, content) VALUES ($1, $2, $3, 'B', 1, $4)")
-        .bind(variant_b)
-        .bind(campaign)
-        .bind(env.workspace)
-        .bind(json!({"email": {"subject": "B for {{ first_name }}", "body": "Variant B."}}))
-        .execute(env.db())
-        .await
-        .unwrap();
+    let (campaign, variant_a) = env
+        .campaign_with(&["hot"], json!([{"channel": "email", "delay_secs": 0}]), |d| {
+            d.variants.push(suite_domain::VariantDefinition {
+                variant_id: variant_b.into(),
+                position: 1,
+                content: json!({"email": {"subject": "B for {{ first_name }}", "body": "Variant B."}}),
+            })
+        })
+        .await;
     let settings = settings(&env);
     let app = spawn(env, settings).await;
     let db = app.db().clone();

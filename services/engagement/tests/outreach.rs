@@ -215,17 +215,11 @@ async fn a_burst_of_triage_events_plans_each_lead_once_and_dead_letters_the_pois
 
     let env = env().await;
     let leads: Vec<Uuid> = (0..489).map(|_| Uuid::now_v7()).collect();
-    sqlx::query(
-        "INSERT INTO leads (id, workspace_id, email, name, country, timezone, consent, score, category, \
-         breakdown, model_version, correlation_id) \
-         SELECT id, $2, 'burst.' || id || '@initech.example', 'Dana Scully', 'US', 'UTC', \
-         '{\"email\": true}'::jsonb, 90, 'hot', '[]'::jsonb, 1, 'corr-test' FROM unnest($1::uuid[]) AS id",
-    )
-    .bind(&leads)
-    .bind(env.workspace)
-    .execute(env.db())
-    .await
-    .unwrap();
+    let contacts: Vec<_> = leads
+        .iter()
+        .map(|id| env.contact(*id, json!({"email": true})))
+        .collect();
+    env.keep_contacts(&contacts).await;
     // One delayed email step: the test is about planning, not sending.
     let (campaign, _) = env
         .campaign(&["hot"], json!([{"channel": "email", "delay_secs": 86400}]))

@@ -46,7 +46,7 @@ async fn smtp_delivers_subject_recipient_and_body_to_a_real_smtp_server() {
     let mails = sink.received();
     assert_eq!(mails.len(), 1, "delivered once: {mails:?}");
     let mail = &mails[0];
-    let email: String = sqlx::query_scalar("SELECT email FROM leads WHERE id = $1")
+    let email: String = sqlx::query_scalar("SELECT email FROM engagement_leads WHERE id = $1")
         .bind(lead)
         .fetch_one(&db)
         .await

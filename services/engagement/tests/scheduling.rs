@@ -216,15 +216,13 @@ async fn fifty_concurrent_sends_across_two_campaigns_respect_a_cap_of_three_a_da
 #[tokio::test]
 async fn thirty_concurrent_sends_never_spend_more_than_the_day_budget() {
     let env = env().await;
-    let (campaign, variant) = env.campaign(&["hot"], json!([])).await;
     // A budget for exactly 4 emails at 2,500 micros each.
-    sqlx::query(
-        "UPDATE campaigns SET daily_budget_micros = 10000, channel_costs = '{\"email\": 2500}' WHERE id = $1",
-    )
-    .bind(campaign)
-    .execute(env.db())
-    .await
-    .unwrap();
+    let (campaign, variant) = env
+        .campaign_with(&["hot"], json!([]), |d| {
+            d.daily_budget_micros = 10_000;
+            d.channel_costs = [("email".to_owned(), 2_500)].into_iter().collect();
+        })
+        .await;
     let state = concurrent_state(&env, 50, 50).await;
     let now = Utc::now();
     for _ in 0..30 {
@@ -251,14 +249,12 @@ async fn thirty_concurrent_sends_never_spend_more_than_the_day_budget() {
 async fn two_hundred_concurrent_sends_across_two_campaigns_respect_caps_and_budget_exactly() {
     let env = env().await;
     // Campaign A: 100 leads, one email each, a budget for exactly 40 emails.
-    let (a, a_variant) = env.campaign(&["hot"], json!([])).await;
-    sqlx::query(
-        "UPDATE campaigns SET daily_budget_micros = 40000, channel_costs = '{\"email\": 1000}' WHERE id = $1",
-    )
-    .bind(a)
-    .execute(env.db())
-    .await
-    .unwrap();
+    let (a, a_variant) = env
+        .campaign_with(&["hot"], json!([]), |d| {
+            d.daily_budget_micros = 40_000;
+            d.channel_costs = [("email".to_owned(), 1_000)].into_iter().collect();
+        })
+        .await;
     // Campaign B: 4 leads, 25 emails each, capped at 3 a day per lead.
     let (b, b_variant) = env.campaign(&["warm"], json!([])).await;
     let state = concurrent_state(&env, 3, 10).await;

@@ -1,4 +1,5 @@
-//! The `lead.triaged.v1` event (schema: `suite_domain` and docs/events.md).
+//! The `lead.triaged.v1` and `lead.contact.v1` events (schema:
+//! `suite_domain` and docs/events.md).
 
 use suite_bus::CloudEvent;
 use uuid::Uuid;
@@ -40,4 +41,37 @@ pub fn triaged_event(
     )
     .with_correlation_id(lead.correlation_id.clone());
     (lead.category.clone(), lead.id, event)
+}
+
+/// The contact data of `lead` as `lead.contact.v1` carries it, without its
+/// time: two leads with equal values need no new event.
+pub fn contact_data(lead: &LeadView, workspace: Uuid) -> serde_json::Value {
+    serde_json::json!({
+        "lead_id": lead.id,
+        "workspace_id": workspace,
+        "email": lead.email,
+        "phone": lead.phone,
+        "name": lead.name,
+        "company": lead.company,
+        "title": lead.title,
+        "industry": lead.industry,
+        "country": lead.country,
+        "timezone": lead.timezone,
+        "consent": lead.consent.0,
+        "correlation_id": lead.correlation_id,
+    })
+}
+
+/// The event announcing `lead`'s current contact data: (lead id, event).
+pub fn contact_event(lead: &LeadView, workspace: Uuid) -> (Uuid, CloudEvent) {
+    let mut data = contact_data(lead, workspace);
+    data["updated_at"] = serde_json::json!(lead.updated_at);
+    let event = CloudEvent::new(
+        suite_domain::events::CE_TYPE_LEAD_CONTACT,
+        SOURCE,
+        Some(lead.id.to_string()),
+        data,
+    )
+    .with_correlation_id(lead.correlation_id.clone());
+    (lead.id, event)
 }

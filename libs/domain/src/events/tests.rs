@@ -213,9 +213,18 @@ fn allocations_round_trip() {
         ],
         reason: "changed".into(),
         computed_at: Utc.with_ymd_and_hms(2025, 6, 1, 12, 0, 0).unwrap(),
+        performance_score: Some(0.125),
     };
     let json = serde_json::to_value(&event).unwrap();
     assert_eq!(json["status"], "active");
+    assert_eq!(json["performance_score"], 0.125);
+    let mut older = json.clone();
+    older.as_object_mut().unwrap().remove("performance_score");
+    let read = serde_json::from_value::<CampaignAllocationV1>(older).unwrap();
+    assert_eq!(
+        read.performance_score, None,
+        "a v1 event without the field still reads"
+    );
     assert_eq!(json["shares"][0]["share"], 0.75);
     assert_eq!(
         serde_json::from_value::<CampaignAllocationV1>(json).unwrap(),
@@ -223,4 +232,86 @@ fn allocations_round_trip() {
     );
     assert_eq!(event.key(), "00000000-0000-0000-0000-000000000003");
     assert_eq!(CampaignAllocationV1::CE_TYPE, "campaign.allocation.v1");
+}
+
+fn contact() -> LeadContactV1 {
+    LeadContactV1 {
+        lead_id: LeadId::from_uuid(Uuid::from_u128(1)),
+        workspace_id: WorkspaceId::from_uuid(Uuid::from_u128(2)),
+        email: "dana@initech.com".into(),
+        phone: Some("+14155550100".into()),
+        name: Some("Dana Scully".into()),
+        company: None,
+        title: None,
+        industry: None,
+        country: Some("US".into()),
+        timezone: None,
+        consent: serde_json::json!({"email": true}),
+        correlation_id: CorrelationId::parse("req-1").unwrap(),
+        updated_at: Utc.with_ymd_and_hms(2025, 6, 1, 12, 0, 0).unwrap(),
+    }
+}
+
+#[test]
+fn contacts_round_trip_and_compare_without_their_time() {
+    let event = contact();
+    let json = serde_json::to_value(&event).unwrap();
+    assert_eq!(json["email"], "dana@initech.com");
+    assert_eq!(json["consent"]["email"], true);
+    assert_eq!(json["updated_at"], "2025-06-01T12:00:00Z");
+    assert_eq!(
+        serde_json::from_value::<LeadContactV1>(json).unwrap(),
+        event
+    );
+    assert_eq!(event.key(), "00000000-0000-0000-0000-000000000001");
+    assert_eq!(LeadContactV1::CE_TYPE, "lead.contact.v1");
+    let mut later = event.clone();
+    later.updated_at = Utc.with_ymd_and_hms(2025, 6, 2, 12, 0, 0).unwrap();
+    assert!(event.same_contact(&later));
+    later.phone = None;
+    assert!(!event.same_contact(&later));
+    let minimal = serde_json::json!({"lead_id": Uuid::from_u128(1), "workspace_id": Uuid::from_u128(2),
+        "email": "a@b.example", "correlation_id": "c", "updated_at": "2025-06-01T12:00:00Z"});
+    assert!(serde_json::from_value::<LeadContactV1>(minimal).is_ok());
+    let no_email = serde_json::json!({"lead_id": Uuid::from_u128(1), "workspace_id": Uuid::from_u128(2),
+        "correlation_id": "c", "updated_at": "2025-06-01T12:00:00Z"});
+    assert!(serde_json::from_value::<LeadContactV1>(no_email).is_err());
+}
+
+#[test]
+fn definitions_round_trip() {
+    let event = CampaignDefinitionV1 {
+        campaign_id: CampaignId::from_uuid(Uuid::from_u128(3)),
+        workspace_id: WorkspaceId::from_uuid(Uuid::from_u128(2)),
+        version: 4,
+        status: CampaignStatus::Paused,
+        target_categories: vec![Category::Hot, Category::Warm],
+        ladder: serde_json::json!([{"channel": "email", "delay_secs": 0}]),
+        daily_budget_micros: 5_000_000,
+        channel_costs: [("email".to_owned(), 1000)].into_iter().collect(),
+        variants: vec![VariantDefinition {
+            variant_id: VariantId::from_uuid(Uuid::from_u128(4)),
+            position: 0,
+            content: serde_json::json!({"email": {"subject": "Hi", "body": "Hello"}}),
+        }],
+        created_at: Utc.with_ymd_and_hms(2025, 6, 1, 12, 0, 0).unwrap(),
+        updated_at: Utc.with_ymd_and_hms(2025, 6, 2, 12, 0, 0).unwrap(),
+    };
+    let json = serde_json::to_value(&event).unwrap();
+    assert_eq!(json["status"], "paused");
+    assert_eq!(
+        json["target_categories"],
+        serde_json::json!(["hot", "warm"])
+    );
+    assert_eq!(
+        json["variants"][0]["variant_id"],
+        "00000000-0000-0000-0000-000000000004"
+    );
+    assert_eq!(json["channel_costs"]["email"], 1000);
+    assert_eq!(
+        serde_json::from_value::<CampaignDefinitionV1>(json).unwrap(),
+        event
+    );
+    assert_eq!(event.key(), "00000000-0000-0000-0000-000000000003");
+    assert_eq!(CampaignDefinitionV1::CE_TYPE, "campaign.definition.v1");
 }

@@ -127,7 +127,7 @@ async fn create(
             .collect(),
     };
     let mut tx = state.platform.db.primary().begin().await?;
-    let id = campaigns::insert(&mut tx, ws, &new).await?;
+    let id = campaigns::insert(&mut tx, &state.definitions_topic, ws, &new).await?;
     let view = campaigns::get(&mut tx, ws, id, true)
         .await?
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("inserted campaign not found")))?;
@@ -285,7 +285,7 @@ async fn update(
         )));
     }
     let merged = apply_patch(&current, patch)?;
-    campaigns::update(&mut tx, ws, &merged).await?;
+    campaigns::update(&mut tx, &state.definitions_topic, ws, &merged).await?;
     let hold = counters::pacing_hold(&mut tx, id).await?;
     let announced = match merged.status {
         CampaignStatus::Active if hold => CampaignStatus::Paused,
@@ -433,7 +433,7 @@ async fn lifecycle(
             ));
         }
     }
-    campaigns::set_status(&mut tx, id, target.0, target.1).await?;
+    campaigns::set_status(&mut tx, &state.definitions_topic, id, target.0, target.1).await?;
     counters::set_pacing_hold(&mut tx, id, false).await?;
     let view = campaigns::get(&mut tx, ws, id, false)
         .await?

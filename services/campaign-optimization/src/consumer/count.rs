@@ -221,7 +221,14 @@ async fn enforce_budget(
         return Ok(false);
     };
     if pacing.exhausted {
-        campaigns::set_status(conn, campaign.id, CampaignStatus::Paused, Some("budget")).await?;
+        campaigns::set_status(
+            conn,
+            &state.definitions_topic,
+            campaign.id,
+            CampaignStatus::Paused,
+            Some("budget"),
+        )
+        .await?;
         counters::set_pacing_hold(conn, campaign.id, false).await?;
         publish_current(
             state,

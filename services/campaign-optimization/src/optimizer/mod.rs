@@ -96,7 +96,14 @@ async fn revisit(state: &AppState, workspace: Uuid, campaign_id: Uuid) -> Result
             let spend = counters::spend_on(&mut tx, campaign_id, now.date_naive()).await?;
             let room = decide::pacing(&campaign, spend, now).is_some_and(|p| !p.exhausted);
             if budget_paused && room {
-                campaigns::set_status(&mut tx, campaign_id, CampaignStatus::Active, None).await?;
+                campaigns::set_status(
+                    &mut tx,
+                    &state.definitions_topic,
+                    campaign_id,
+                    CampaignStatus::Active,
+                    None,
+                )
+                .await?;
                 publish_current(
                     state,
                     &mut tx,

@@ -104,13 +104,14 @@ pub async fn publish(
     shares: Vec<AllocationShare>,
     reason: &str,
 ) -> Result<CampaignAllocationV1, Error> {
-    let (sequence, computed_at): (i64, DateTime<Utc>) = sqlx::query_as(
+    let (sequence, computed_at, performance_score): (i64, DateTime<Utc>, Option<f64>) = sqlx::query_as(
         "INSERT INTO campaign_allocations (campaign_id, workspace_id, sequence, status, shares, reason, computed_at) \
          VALUES ($1, $2, 1, $3, $4, $5, now()) \
          ON CONFLICT (campaign_id) DO UPDATE SET sequence = campaign_allocations.sequence + 1, \
          status = EXCLUDED.status, shares = EXCLUDED.shares, reason = EXCLUDED.reason, \
          computed_at = EXCLUDED.computed_at \
-         RETURNING sequence, computed_at",
+         RETURNING sequence, computed_at, \
+           (SELECT performance_score FROM campaigns WHERE id = $1)",
     )
     .bind(campaign)
     .bind(workspace)
@@ -134,6 +135,7 @@ pub async fn publish(
         shares,
         reason: reason.to_owned(),
         computed_at,
+        performance_score,
     };
     let event = allocation_event(&allocation)?;
     let key = allocation.key();

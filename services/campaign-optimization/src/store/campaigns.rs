@@ -10,7 +10,9 @@ use suite_domain::{CampaignStatus, Category, Objective};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::definitions;
 use crate::campaign::{ChannelCosts, LadderStep, VariantContent};
+use crate::error::Error;
 
 /// A variant as stored and returned.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -169,12 +171,13 @@ fn category_texts(categories: &[Category]) -> Vec<String> {
 }
 
 /// Inserts `campaign` (status active) with its variants and their zeroed
-/// counters; returns its id.
+/// counters, and enqueues its definition on `topic`; returns its id.
 pub async fn insert(
     conn: &mut PgConnection,
+    topic: &str,
     workspace: Uuid,
     campaign: &NewCampaign,
-) -> Result<Uuid, sqlx::Error> {
+) -> Result<Uuid, Error> {
     let id = Uuid::now_v7();
     sqlx::query(
         "INSERT INTO campaigns (id, workspace_id, name, target_categories, ladder, objective, \
@@ -228,6 +231,7 @@ pub async fn insert(
         .bind(workspace)
         .execute(&mut *conn)
         .await?;
+    definitions::publish(conn, topic, id).await?;
     Ok(id)
 }
 
@@ -364,13 +368,14 @@ pub async fn list(
     Ok((attach(rows, variants)?, more))
 }
 
-/// Writes the settings of `campaign` (already validated and merged) and
-/// bumps its version.
+/// Writes the settings of `campaign` (already validated and merged), bumps
+/// its version and enqueues its definition on `topic`.
 pub async fn update(
     conn: &mut PgConnection,
+    topic: &str,
     workspace: Uuid,
     campaign: &CampaignView,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), Error> {
     sqlx::query(
         "UPDATE campaigns SET name = $3, target_categories = $4, ladder = $5, objective = $6, \
          daily_budget_micros = $7, channel_costs = $8, min_share = $9, warmup_sends = $10, \
@@ -397,16 +402,18 @@ pub async fn update(
             .execute(&mut *conn)
             .await?;
     }
-    Ok(())
+    definitions::publish(conn, topic, campaign.id).await
 }
 
-/// Sets the status (and pause reason) and bumps the version.
+/// Sets the status (and pause reason), bumps the version and enqueues the
+/// campaign's definition on `topic`.
 pub async fn set_status(
     conn: &mut PgConnection,
+    topic: &str,
     id: Uuid,
     status: CampaignStatus,
     pause_reason: Option<&str>,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), Error> {
     sqlx::query(
         "UPDATE campaigns SET status = $2, pause_reason = $3, version = version + 1, \
          updated_at = now() WHERE id = $1",
@@ -414,7 +421,7 @@ pub async fn set_status(
     .bind(id)
     .bind(status.as_str())
     .bind(pause_reason)
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
-    Ok(())
+    definitions::publish(conn, topic, id).await
 }

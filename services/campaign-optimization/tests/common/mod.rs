@@ -42,9 +42,10 @@ pub async fn spawn_with(
 ) -> Service {
     let mut env = TestEnv::new("campaign-optimization").await.expect("env");
     configure(&mut env.settings);
-    if !topics.is_empty() {
-        env.create_topics(topics, 2).await.expect("topics");
-    }
+    // Every campaign change publishes its definition.
+    let mut topics = topics.to_vec();
+    topics.push("campaigns.definitions");
+    env.create_topics(&topics, 2).await.expect("topics");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -172,7 +173,12 @@ impl Service {
 
     /// Every record on `campaigns.allocations` once no more arrive.
     pub async fn allocations(&self, expect: usize) -> Vec<Consumed> {
-        let topic = self.env.settings.topic("campaigns.allocations");
+        self.topic("campaigns.allocations", expect).await
+    }
+
+    /// Every record on the prefixed `name` once `expect` arrived and no more do.
+    pub async fn topic(&self, name: &str, expect: usize) -> Vec<Consumed> {
+        let topic = self.env.settings.topic(name);
         read_topic(
             &self.env.settings.kafka.brokers,
             &topic,

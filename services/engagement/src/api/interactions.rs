@@ -15,7 +15,7 @@ use crate::memory::MemoryEntry;
 use crate::state::AppState;
 use crate::store::consent::{self, NewEntry};
 use crate::store::interactions::{self, EventParts, Interaction};
-use crate::store::plans;
+use crate::store::{campaigns, leads, plans};
 
 /// Longest provider event id.
 pub const MAX_EVENT_ID_LEN: usize = 200;
@@ -119,13 +119,9 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<Interaction>), ApiError> {
     let ws = principal.workspace_id;
     let pool = state.platform.db.primary();
-    let correlation: Option<String> =
-        sqlx::query_scalar("SELECT correlation_id FROM leads WHERE id = $1 AND workspace_id = $2")
-            .bind(input.lead_id)
-            .bind(ws)
-            .fetch_optional(pool)
-            .await?;
-    let correlation = correlation.ok_or(ApiError::NotFound)?;
+    let correlation = leads::correlation_id(pool, ws, input.lead_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
     let (campaign, variant, channel) = resolve(&state, ws, &input).await?;
     let occurred_at = input.occurred_at.unwrap_or_else(Utc::now);
     let event = EventParts {
@@ -252,14 +248,7 @@ async fn resolve(
         return Ok((Some(send.campaign_id), Some(send.variant_id), channel));
     }
     if let Some(campaign) = input.campaign_id {
-        let known: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM campaigns WHERE id = $1 AND workspace_id = $2)",
-        )
-        .bind(campaign)
-        .bind(ws)
-        .fetch_one(pool)
-        .await?;
-        if !known {
+        if !campaigns::exists(pool, ws, campaign).await? {
             return Err(ApiError::invalid(
                 "/campaign_id",
                 "no such campaign in this workspace",

@@ -1,14 +1,20 @@
 //! The consumer of `leads.hot`, `leads.warm`, `leads.nurture` (plans
-//! outreach, as sets: [`plan`]) and `campaigns.allocations` (keeps the
-//! latest allocation per campaign). One consumer in the service's group
-//! subscribes to all four.
+//! outreach, as sets: [`plan`]), `campaigns.allocations` (keeps the latest
+//! allocation per campaign) and the compacted `leads.contacts` and
+//! `campaigns.definitions` (keep engagement's copies of leads and
+//! campaigns: [`copies`]). One consumer in the service's group subscribes
+//! to all six.
 
+pub mod copies;
 pub mod plan;
 
+pub use copies::Contacts;
 pub use plan::{Planned, Planner};
 
 use suite_bus::{Handler, HandlerError, Record};
-use suite_domain::{CampaignAllocationV1, Category, LeadTriagedV1};
+use suite_domain::{
+    topics, CampaignAllocationV1, CampaignDefinitionV1, Category, LeadContactV1, LeadTriagedV1,
+};
 use uuid::Uuid;
 
 use crate::state::AppState;
@@ -22,18 +28,31 @@ pub const CONSUMER: &str = "engagement.triaged";
 pub struct IntakeHandler {
     state: AppState,
     planner: Planner,
+    contacts: Contacts,
+    contacts_topic: String,
 }
 
 impl IntakeHandler {
-    /// A handler working through `state`, planning through a [`Planner`] of its own.
+    /// A handler working through `state`, planning through a [`Planner`]
+    /// and keeping contact data through [`Contacts`] of its own.
     pub fn new(state: AppState) -> Self {
         let planner = Planner::start(state.clone());
-        Self { state, planner }
+        let contacts = Contacts::start(state.clone());
+        let contacts_topic = state.platform.settings.topic(topics::LEADS_CONTACTS);
+        Self {
+            state,
+            planner,
+            contacts,
+            contacts_topic,
+        }
     }
 }
 
 impl Handler for IntakeHandler {
     async fn handle(&self, record: &Record) -> Result<(), HandlerError> {
+        if record.payload.is_none() && record.topic == self.contacts_topic {
+            return copies::forget_lead(&self.state, record.key.as_deref()).await;
+        }
         let event = record
             .cloud_event()
             .map_err(|e| HandlerError::permanent("invalid_event", e))?;
@@ -59,6 +78,18 @@ impl Handler for IntakeHandler {
                     .map_err(|e| HandlerError::permanent("invalid_event", e))?;
                 apply_allocation(&self.state, &allocation).await
             }
+            LeadContactV1::CE_TYPE => {
+                let contact: LeadContactV1 = event
+                    .data_as()
+                    .map_err(|e| HandlerError::permanent("invalid_event", e))?;
+                self.contacts.keep(contact).await
+            }
+            CampaignDefinitionV1::CE_TYPE => {
+                let definition: CampaignDefinitionV1 = event
+                    .data_as()
+                    .map_err(|e| HandlerError::permanent("invalid_event", e))?;
+                copies::apply_definition(&self.state, &definition).await
+            }
             other => Err(HandlerError::permanent(
                 "unknown_event_type",
                 format!("engagement does not handle {other}"),
@@ -66,9 +97,10 @@ impl Handler for IntakeHandler {
         }
     }
 
-    /// Triaged leads are planned by the [`Planner`], which writes every
-    /// queued event in one transaction: records in flight share its
-    /// connection, and bounding them would only cap the batch size.
+    /// Triaged leads are planned by the [`Planner`] (contact data kept by
+    /// [`Contacts`]), which writes every queued event in one transaction:
+    /// records in flight share its connection, and bounding them would only
+    /// cap the batch size.
     fn connection_per_record(&self) -> bool {
         false
     }

@@ -4,7 +4,7 @@
 //! plans everything that queued while the previous batch was committing
 //! with a constant number of statements, whatever the batch size:
 //!
-//! 1. the batch's leads that exist (one read);
+//! 1. the campaign each (workspace, category) plans under (cached);
 //! 2. one transaction: the event ids into `processed_events` (one statement,
 //!    `RETURNING` the first-time ones: a redelivered event changes nothing),
 //!    the plans (one statement, at most one per lead and campaign) and their
@@ -31,7 +31,7 @@ use crate::error::Error;
 use crate::outreach::ladder;
 use crate::state::AppState;
 use crate::store::campaigns::{self, CampaignTarget};
-use crate::store::{leads, plans};
+use crate::store::plans;
 
 /// Most events planned in one transaction.
 pub const MAX_BATCH: usize = 256;
@@ -136,16 +136,9 @@ async fn plan_all(
         }
     }
 
+    // No check that the lead is known: its contact data travels on another
+    // topic and may arrive after its triage; the send path waits for it.
     let pairs: Vec<(Uuid, Uuid)> = jobs.iter().map(|j| lead_of(&j.event)).collect();
-    let known = leads::existing(&pool, &pairs).await?;
-    for (i, pair) in pairs.iter().enumerate() {
-        if !known.contains(pair) {
-            results[i] = Some(Err(HandlerError::permanent(
-                "unknown_lead",
-                "no such lead in the workspace",
-            )));
-        }
-    }
 
     let mut tx = pool.begin().await?;
     let candidates: Vec<usize> = (0..jobs.len()).filter(|&i| results[i].is_none()).collect();

@@ -18,6 +18,12 @@ use crate::store::steps::ClaimedStep;
 
 /// How long a step of a paused campaign waits before it looks again.
 const PAUSED_RECHECK: Duration = Duration::minutes(15);
+/// How long after its plan a step waits for its lead's contact data
+/// (`lead.contact.v1` travels on its own topic and may arrive after the
+/// triage) before it stops as `lead_gone`.
+const LEAD_WAIT: Duration = Duration::minutes(10);
+/// How soon a step waiting for its lead's contact data looks again.
+const LEAD_RECHECK: Duration = Duration::seconds(2);
 
 /// A step that passed every check up to the template.
 pub struct Ready {
@@ -43,6 +49,12 @@ pub enum Decision {
     End(End, Outcome),
     /// The step goes on to the caps, budget and provider.
     Go(Box<Ready>),
+}
+
+/// When the step's plan was made (its id is a UUIDv7).
+fn planned_at(step: &ClaimedStep) -> Option<DateTime<Utc>> {
+    let (secs, nanos) = step.plan_id.get_timestamp()?.to_unix();
+    DateTime::from_timestamp(i64::try_from(secs).ok()?, nanos)
 }
 
 /// The later step a fallback makes due: the first one on a channel not in `avoid`.
@@ -79,6 +91,15 @@ pub fn decide(
     }
     let Some((lead, latest)) = context.and_then(|c| c.lead.as_ref().map(|l| (l, &c.consents)))
     else {
+        if planned_at(step).is_some_and(|at| now - at < LEAD_WAIT) {
+            return Decision::End(
+                End::Reschedule {
+                    at: now + LEAD_RECHECK,
+                    reason: "lead_pending",
+                },
+                Outcome::Rescheduled("lead_pending"),
+            );
+        }
         return stop(step, "lead_gone");
     };
     let refused: Vec<Channel> = consent::current(lead, latest)

@@ -1,13 +1,14 @@
-//! Campaign reads (campaigns are owned by campaign-optimization): the
-//! active campaign targeting a category, a variant's content, a campaign's
-//! sendability.
+//! Engagement's copy of each campaign (`engagement_campaigns`,
+//! `engagement_variants`), kept from `campaign.definition.v1` events on
+//! `campaigns.definitions` (campaign-optimization owns the campaigns), and
+//! its reads: the active campaign targeting a category, a variant's content.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
-use sqlx::PgExecutor;
-use suite_domain::{AllocationShare, Channel};
+use sqlx::{PgConnection, PgExecutor};
+use suite_domain::{AllocationShare, CampaignDefinitionV1, Channel};
 use uuid::Uuid;
 
 use crate::outreach::{MessageTemplate, StepSpec};
@@ -41,12 +42,12 @@ pub async fn active_targeting(
     category: &str,
 ) -> Result<Option<CampaignTarget>, sqlx::Error> {
     let row: Option<TargetRow> = sqlx::query_as(
-        "SELECT c.id, c.ladder, a.shares FROM campaigns c \
+        "SELECT c.id, c.ladder, a.shares FROM engagement_campaigns c \
          LEFT JOIN engagement_allocations a ON a.campaign_id = c.id \
          WHERE c.workspace_id = $1 AND c.status = 'active' AND $2 = ANY (c.target_categories) \
            AND (a.status IS NULL OR a.status = 'active') \
-           AND EXISTS (SELECT 1 FROM campaign_variants v WHERE v.campaign_id = c.id) \
-         ORDER BY c.performance_score DESC, c.created_at, c.id LIMIT 1",
+           AND EXISTS (SELECT 1 FROM engagement_variants v WHERE v.campaign_id = c.id) \
+         ORDER BY coalesce(a.performance_score, 0) DESC, c.created_at, c.id LIMIT 1",
     )
     .bind(workspace)
     .bind(category)
@@ -54,7 +55,7 @@ pub async fn active_targeting(
     .await?;
     let Some(row) = row else { return Ok(None) };
     let variants: Vec<Uuid> = sqlx::query_scalar(
-        "SELECT id FROM campaign_variants WHERE campaign_id = $1 ORDER BY position",
+        "SELECT id FROM engagement_variants WHERE campaign_id = $1 ORDER BY position",
     )
     .bind(row.id)
     .fetch_all(db)
@@ -80,7 +81,7 @@ pub async fn variant_content(
     id: Uuid,
 ) -> Result<Option<VariantContent>, sqlx::Error> {
     let content: Option<serde_json::Value> =
-        sqlx::query_scalar("SELECT content FROM campaign_variants WHERE id = $1")
+        sqlx::query_scalar("SELECT content FROM engagement_variants WHERE id = $1")
             .bind(id)
             .fetch_optional(db)
             .await?;
@@ -95,4 +96,82 @@ pub async fn variant_content(
             })
             .collect()
     }))
+}
+
+/// Whether workspace `workspace` has campaign `id`.
+pub async fn exists(
+    db: impl PgExecutor<'_>,
+    workspace: Uuid,
+    id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM engagement_campaigns WHERE id = $1 AND workspace_id = $2)",
+    )
+    .bind(id)
+    .bind(workspace)
+    .fetch_one(db)
+    .await
+}
+
+/// Keeps `definition` unless the copy already holds its version or a later
+/// one: the campaign row and its variants (variants no longer named are
+/// dropped), in the caller's transaction. Returns whether it changed
+/// anything.
+pub async fn apply(
+    conn: &mut PgConnection,
+    definition: &CampaignDefinitionV1,
+) -> Result<bool, sqlx::Error> {
+    let id = definition.campaign_id.as_uuid();
+    let categories: Vec<&str> = definition
+        .target_categories
+        .iter()
+        .map(|c| c.as_str())
+        .collect();
+    let changed = sqlx::query(
+        "INSERT INTO engagement_campaigns AS c (id, workspace_id, version, status, target_categories, \
+           ladder, daily_budget_micros, channel_costs, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+         ON CONFLICT (id) DO UPDATE SET workspace_id = EXCLUDED.workspace_id, version = EXCLUDED.version, \
+           status = EXCLUDED.status, target_categories = EXCLUDED.target_categories, \
+           ladder = EXCLUDED.ladder, daily_budget_micros = EXCLUDED.daily_budget_micros, \
+           channel_costs = EXCLUDED.channel_costs, created_at = EXCLUDED.created_at, received_at = now() \
+         WHERE c.version < EXCLUDED.version",
+    )
+    .bind(id)
+    .bind(definition.workspace_id.as_uuid())
+    .bind(definition.version)
+    .bind(definition.status.as_str())
+    .bind(&categories)
+    .bind(&definition.ladder)
+    .bind(definition.daily_budget_micros)
+    .bind(Json(&definition.channel_costs))
+    .bind(definition.created_at)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1;
+    if !changed {
+        return Ok(false);
+    }
+    let variants: Vec<Uuid> = definition
+        .variants
+        .iter()
+        .map(|v| *v.variant_id.as_uuid())
+        .collect();
+    let positions: Vec<i16> = definition.variants.iter().map(|v| v.position).collect();
+    let contents: Vec<&serde_json::Value> =
+        definition.variants.iter().map(|v| &v.content).collect();
+    sqlx::query(
+        "WITH gone AS (DELETE FROM engagement_variants WHERE campaign_id = $1 AND id <> ALL ($2)) \
+         INSERT INTO engagement_variants (id, campaign_id, position, content) \
+         SELECT v, $1, p, c FROM UNNEST($2::uuid[], $3::int2[], $4::jsonb[]) AS u(v, p, c) \
+         ON CONFLICT (id) DO UPDATE SET position = EXCLUDED.position, content = EXCLUDED.content",
+    )
+    .bind(id)
+    .bind(&variants)
+    .bind(&positions)
+    .bind(&contents)
+    .execute(&mut *conn)
+    .await?;
+    Ok(true)
 }

@@ -1,7 +1,8 @@
 //! What the send path needs to decide a claimed batch, read with one
 //! statement for the whole batch: each step's campaign state (status, day
 //! budget, the cost of a send on its channel), its lead's contact data and
-//! the lead's latest consent entry per channel.
+//! the lead's latest consent entry per channel, all from engagement's own
+//! tables (its copies of campaigns and leads, its consent ledger).
 
 use std::collections::HashMap;
 
@@ -92,9 +93,9 @@ pub async fn load(
             ), '[]'::jsonb) AS consents \
          FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[]) \
             AS x(step_id, campaign_id, ws, lead, channel) \
-         LEFT JOIN campaigns c ON c.id = x.campaign_id \
+         LEFT JOIN engagement_campaigns c ON c.id = x.campaign_id \
          LEFT JOIN engagement_allocations a ON a.campaign_id = c.id \
-         LEFT JOIN leads l ON l.id = x.lead AND l.workspace_id = x.ws \
+         LEFT JOIN engagement_leads l ON l.id = x.lead AND l.workspace_id = x.ws \
          LEFT JOIN workspaces w ON w.id = l.workspace_id",
     )
     .bind(&ids)

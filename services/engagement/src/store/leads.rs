@@ -1,8 +1,12 @@
-//! The lead's contact data, read directly from lead-triage's `leads` table
-//! by id (same database; see docs/engagement.md for why).
+//! Engagement's copy of each lead's contact data (`engagement_leads`),
+//! kept from `lead.contact.v1` events on `leads.contacts`: lead-triage owns
+//! the leads, engagement reads only its copy.
 
+use std::collections::HashSet;
+
+use sqlx::types::Json;
 use sqlx::PgExecutor;
-use suite_domain::Channel;
+use suite_domain::{Channel, LeadContactV1};
 use uuid::Uuid;
 
 use crate::outreach::LeadFields;
@@ -79,7 +83,7 @@ pub async fn get(
     sqlx::query_as(
         "SELECT l.id, l.workspace_id, l.email, l.phone, l.name, l.company, l.title, l.industry, \
          l.country, l.timezone, l.consent, l.correlation_id, w.settings ->> 'timezone' AS workspace_timezone \
-         FROM leads l LEFT JOIN workspaces w ON w.id = l.workspace_id \
+         FROM engagement_leads l LEFT JOIN workspaces w ON w.id = l.workspace_id \
          WHERE l.id = $1 AND l.workspace_id = $2",
     )
     .bind(id)
@@ -94,29 +98,75 @@ pub async fn exists(
     workspace: Uuid,
     id: Uuid,
 ) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM leads WHERE id = $1 AND workspace_id = $2)")
-        .bind(id)
-        .bind(workspace)
-        .fetch_one(db)
-        .await
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM engagement_leads WHERE id = $1 AND workspace_id = $2)",
+    )
+    .bind(id)
+    .bind(workspace)
+    .fetch_one(db)
+    .await
 }
 
-/// Which of `(workspace, lead)` pairs exist, in one statement.
-pub async fn existing(
+/// The correlation id of lead `id` of workspace `workspace`, if it is known.
+pub async fn correlation_id(
     db: impl PgExecutor<'_>,
-    pairs: &[(Uuid, Uuid)],
-) -> Result<std::collections::HashSet<(Uuid, Uuid)>, sqlx::Error> {
-    if pairs.is_empty() {
-        return Ok(Default::default());
-    }
-    let (workspaces, ids): (Vec<Uuid>, Vec<Uuid>) = pairs.iter().copied().unzip();
-    let rows: Vec<(Uuid, Uuid)> = sqlx::query_as(
-        "SELECT l.workspace_id, l.id FROM UNNEST($1::uuid[], $2::uuid[]) AS x(ws, id) \
-         JOIN leads l ON l.workspace_id = x.ws AND l.id = x.id",
+    workspace: Uuid,
+    id: Uuid,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT correlation_id FROM engagement_leads WHERE id = $1 AND workspace_id = $2",
     )
-    .bind(&workspaces)
-    .bind(&ids)
+    .bind(id)
+    .bind(workspace)
+    .fetch_optional(db)
+    .await
+}
+
+/// Keeps each of `contacts` unless the copy already holds a later (or the
+/// same) `updated_at` for its lead, in one statement; a lead repeated in
+/// `contacts` keeps its latest. Returns the `(workspace, lead)` pairs of
+/// leads that were already known and changed (a new lead has nothing cached).
+pub async fn upsert_many(
+    db: impl PgExecutor<'_>,
+    contacts: &[&LeadContactV1],
+) -> Result<HashSet<(Uuid, Uuid)>, sqlx::Error> {
+    if contacts.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let rows: Vec<(Uuid, Uuid, bool)> = sqlx::query_as(
+        "INSERT INTO engagement_leads AS l (id, workspace_id, email, phone, name, company, title, \
+           industry, country, timezone, consent, correlation_id, updated_at) \
+         SELECT DISTINCT ON (x.lead_id) x.lead_id, x.workspace_id, x.email, x.phone, x.name, x.company, \
+           x.title, x.industry, x.country, x.timezone, coalesce(x.consent, '{}'::jsonb), \
+           x.correlation_id, x.updated_at \
+         FROM jsonb_to_recordset($1) AS x(lead_id uuid, workspace_id uuid, email text, phone text, \
+           name text, company text, title text, industry text, country text, timezone text, \
+           consent jsonb, correlation_id text, updated_at timestamptz) \
+         ORDER BY x.lead_id, x.updated_at DESC \
+         ON CONFLICT (id) DO UPDATE SET workspace_id = EXCLUDED.workspace_id, email = EXCLUDED.email, \
+           phone = EXCLUDED.phone, name = EXCLUDED.name, company = EXCLUDED.company, \
+           title = EXCLUDED.title, industry = EXCLUDED.industry, country = EXCLUDED.country, \
+           timezone = EXCLUDED.timezone, consent = EXCLUDED.consent, \
+           correlation_id = EXCLUDED.correlation_id, updated_at = EXCLUDED.updated_at, \
+           received_at = now() \
+         WHERE l.updated_at < EXCLUDED.updated_at \
+         RETURNING l.workspace_id, l.id, l.xmax <> 0 AS updated",
+    )
+    .bind(Json(contacts))
     .fetch_all(db)
     .await?;
-    Ok(rows.into_iter().collect())
+    Ok(rows
+        .into_iter()
+        .filter(|(_, _, updated)| *updated)
+        .map(|(workspace, lead, _)| (workspace, lead))
+        .collect())
+}
+
+/// Removes lead `id` from the copy (its `leads.contacts` tombstone: the
+/// lead was erased). Returns its workspace if it was there.
+pub async fn forget(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("DELETE FROM engagement_leads WHERE id = $1 RETURNING workspace_id")
+        .bind(id)
+        .fetch_optional(db)
+        .await
 }

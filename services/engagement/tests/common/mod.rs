@@ -12,7 +12,10 @@ use engagement::clock::{SharedClock, SystemClock};
 use serde_json::{json, Value};
 use suite_bus::CloudEvent;
 use suite_config::Settings;
-use suite_domain::{Category, CorrelationId, LeadId, LeadTriagedV1, Score, WorkspaceId};
+use suite_domain::{
+    CampaignDefinitionV1, CampaignId, CampaignStatus, Category, CorrelationId, LeadContactV1,
+    LeadId, LeadTriagedV1, Score, VariantDefinition, VariantId, WorkspaceId,
+};
 use suite_http::Scope;
 use suite_testkit::kafka::{read_topic, Consumed, RawRecord};
 use suite_testkit::TestEnv;
@@ -20,11 +23,13 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 /// Topics the service needs.
-pub const TOPICS: [&str; 6] = [
+pub const TOPICS: [&str; 8] = [
     "leads.hot",
     "leads.warm",
     "leads.nurture",
     "campaigns.allocations",
+    "leads.contacts",
+    "campaigns.definitions",
     "engagement.interactions",
     "leads.hot.dlq",
 ];
@@ -167,7 +172,7 @@ impl Env {
         &self.env.db
     }
 
-    /// A lead in the workspace (as lead-triage stores it).
+    /// A lead in the workspace, kept as engagement keeps a `lead.contact.v1`.
     pub async fn lead(&self, consent: Value, timezone: Option<&str>) -> Uuid {
         self.lead_in(self.workspace, consent, timezone).await
     }
@@ -186,57 +191,136 @@ impl Env {
         timezone: Option<&str>,
         country: Option<&str>,
     ) -> Uuid {
-        let id = Uuid::now_v7();
-        sqlx::query(
-            "INSERT INTO leads (id, workspace_id, email, name, phone, company, title, country, timezone, consent, \
-             score, category, breakdown, model_version, correlation_id) \
-             VALUES ($1, $2, $3, 'Dana Scully', '+14155550100', 'Initech', 'VP of Engineering', $6, $4, $5, \
-             90, 'hot', '[]'::jsonb, 1, 'corr-test')",
-        )
-        .bind(id)
-        .bind(workspace)
-        .bind(format!("dana.{}@initech.example", id.simple()))
-        .bind(timezone)
-        .bind(consent)
-        .bind(country)
-        .execute(self.db())
-        .await
-        .expect("insert lead");
-        id
+        let mut contact = self.contact(Uuid::now_v7(), consent);
+        contact.workspace_id = WorkspaceId::from(workspace);
+        contact.timezone = timezone.map(str::to_owned);
+        contact.country = country.map(str::to_owned);
+        self.keep_contacts(&[contact.clone()]).await;
+        contact.lead_id.into()
+    }
+
+    /// The `lead.contact.v1` of lead `id` of the workspace as lead-triage
+    /// would publish it (Dana Scully at Initech, zone UTC, country US).
+    pub fn contact(&self, id: Uuid, consent: Value) -> LeadContactV1 {
+        LeadContactV1 {
+            lead_id: LeadId::from(id),
+            workspace_id: WorkspaceId::from(self.workspace),
+            email: format!("dana.{}@initech.example", id.simple()),
+            phone: Some("+14155550100".into()),
+            name: Some("Dana Scully".into()),
+            company: Some("Initech".into()),
+            title: Some("VP of Engineering".into()),
+            industry: None,
+            country: Some("US".into()),
+            timezone: Some("UTC".into()),
+            consent,
+            correlation_id: CorrelationId::parse("corr-test").unwrap(),
+            updated_at: Utc::now(),
+        }
+    }
+
+    /// Keeps `contacts` as engagement's consumer does (its own store call).
+    pub async fn keep_contacts(&self, contacts: &[LeadContactV1]) {
+        let refs: Vec<&LeadContactV1> = contacts.iter().collect();
+        engagement::store::leads::upsert_many(self.db(), &refs)
+            .await
+            .expect("keep contacts");
     }
 
     /// An active campaign targeting `categories` with one variant; returns (campaign, variant).
     pub async fn campaign(&self, categories: &[&str], ladder: Value) -> (Uuid, Uuid) {
-        let campaign = Uuid::now_v7();
-        sqlx::query(
-            "INSERT INTO campaigns (id, workspace_id, name, target_categories, ladder, objective, daily_budget_micros) \
-             VALUES ($1, $2, $3, $4, $5, 'reply', 1000000000)",
+        self.campaign_with(categories, ladder, |_| {}).await
+    }
+
+    /// [`Env::campaign`] with its definition changed by `change` first.
+    pub async fn campaign_with(
+        &self,
+        categories: &[&str],
+        ladder: Value,
+        change: impl FnOnce(&mut CampaignDefinitionV1),
+    ) -> (Uuid, Uuid) {
+        let mut definition = self.definition(categories, ladder);
+        change(&mut definition);
+        self.define(&definition).await;
+        (
+            definition.campaign_id.into(),
+            definition.variants[0].variant_id.into(),
         )
-        .bind(campaign)
-        .bind(self.workspace)
-        .bind(format!("campaign {}", campaign.simple()))
-        .bind(categories.iter().map(|c| (*c).to_owned()).collect::<Vec<_>>())
-        .bind(ladder)
-        .execute(self.db())
-        .await
-        .expect("insert campaign");
-        let variant = Uuid::now_v7();
-        let content = json!({
-            "email": {"subject": "Hello {{ first_name }}", "body": "Hi {{ first_name }} at {{ company }}, let's talk."},
-            "sms": {"body": "Hi {{ first_name }}, a quick note from us."},
-            "phone": {"body": "Call {{ name }} about {{ company }}."}
-        });
-        sqlx::query(
-            "INSERT INTO campaign_variants (id, campaign_id, workspace_id, name, position, content) VALUES ($1, $2, $3, 'A', 0, $4)",
-        )
-        .bind(variant)
-        .bind(campaign)
-        .bind(self.workspace)
-        .bind(content)
-        .execute(self.db())
-        .await
-        .expect("insert variant");
-        (campaign, variant)
+    }
+
+    /// The `campaign.definition.v1` (version 1) of a new active campaign
+    /// targeting `categories`, with one variant and a large budget.
+    pub fn definition(&self, categories: &[&str], ladder: Value) -> CampaignDefinitionV1 {
+        CampaignDefinitionV1 {
+            campaign_id: CampaignId::from(Uuid::now_v7()),
+            workspace_id: WorkspaceId::from(self.workspace),
+            version: 1,
+            status: CampaignStatus::Active,
+            target_categories: categories
+                .iter()
+                .map(|c| Category::parse(c).unwrap())
+                .collect(),
+            ladder,
+            daily_budget_micros: 1_000_000_000,
+            channel_costs: Default::default(),
+            variants: vec![VariantDefinition {
+                variant_id: VariantId::from(Uuid::now_v7()),
+                position: 0,
+                content: json!({
+                    "email": {"subject": "Hello {{ first_name }}", "body": "Hi {{ first_name }} at {{ company }}, let's talk."},
+                    "sms": {"body": "Hi {{ first_name }}, a quick note from us."},
+                    "phone": {"body": "Call {{ name }} about {{ company }}."}
+                }),
+            }],
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        }
+    }
+
+    /// Keeps `definition` as engagement's consumer does (its own store call).
+    pub async fn define(&self, definition: &CampaignDefinitionV1) {
+        let mut tx = self.db().begin().await.unwrap();
+        engagement::store::campaigns::apply(&mut tx, definition)
+            .await
+            .expect("keep definition");
+        tx.commit().await.unwrap();
+    }
+
+    /// Publishes `data` as a CloudEvent of type `ce_type` on the prefixed
+    /// `topic`, keyed by `key`; `None` publishes a tombstone.
+    pub async fn publish(&self, topic: &str, key: &str, event: Option<(&str, Value)>) {
+        let s = &self.env.settings;
+        let (payload, headers) = match event {
+            Some((ce_type, data)) => {
+                let cloud = CloudEvent::new(ce_type, "/test", Some(key.to_owned()), data);
+                let binary = cloud.to_binary().unwrap();
+                let headers: Vec<(String, String)> = binary
+                    .headers
+                    .iter()
+                    .map(|(k, v)| (k.clone(), String::from_utf8_lossy(v).into_owned()))
+                    .collect();
+                (Some(binary.payload), headers)
+            }
+            None => (None, Vec::new()),
+        };
+        let headers: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        match payload {
+            Some(payload) => suite_testkit::kafka::produce(
+                &s.kafka.brokers,
+                &s.topic(topic),
+                Some(key),
+                &payload,
+                &headers,
+            )
+            .await
+            .expect("produce"),
+            None => suite_testkit::kafka::produce_tombstone(&s.kafka.brokers, &s.topic(topic), key)
+                .await
+                .expect("produce tombstone"),
+        }
     }
 
     /// Publishes a `lead.triaged.v1` for `lead` on `leads.<category>` with CloudEvents id `event_id`.

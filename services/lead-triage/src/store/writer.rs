@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 use sqlx::types::Json;
 use sqlx::PgConnection;
 use suite_bus::OutboxMessage;
+use suite_domain::topics;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -25,7 +26,7 @@ use super::models::VersionedModel;
 use super::view::{LeadView, LEAD_COLUMNS};
 use crate::api::dto::{LeadFields, NewLead};
 use crate::error::Error;
-use crate::events::triaged_event;
+use crate::events::{contact_data, contact_event, triaged_event};
 use crate::scoring::BehaviourEvent;
 
 /// How far back behavioural events are read for rescoring.
@@ -71,6 +72,8 @@ struct Target {
     lead: LeadView,
     existed: bool,
     previous: Option<(i16, String)>,
+    /// The contact data of an existing lead before this call.
+    contact_before: Option<serde_json::Value>,
     /// The `traceparent` of the last item written into the lead, if given.
     trace: Option<String>,
 }
@@ -136,6 +139,7 @@ impl Writer {
                             lead,
                             existed: false,
                             previous: None,
+                            contact_before: None,
                             trace: item.traceparent.clone(),
                         },
                     );
@@ -296,7 +300,8 @@ impl Writer {
         Ok(())
     }
 
-    /// History and events: every new lead, and existing leads whose triage changed.
+    /// History and events: every new lead, and existing leads whose triage
+    /// (`lead.triaged.v1`) or contact data (`lead.contact.v1`) changed.
     async fn record_changes(
         &self,
         conn: &mut PgConnection,
@@ -328,7 +333,7 @@ impl Writer {
             }
         }
         insert_history(conn, workspace, &history).await?;
-        let topics: Vec<(String, Vec<u8>)> = events
+        let mut topics: Vec<(String, Vec<u8>)> = events
             .iter()
             .map(|(category, lead_id, _)| {
                 (
@@ -337,6 +342,17 @@ impl Writer {
                 )
             })
             .collect();
+        // Contact data: every new lead, and leads whose contact data changed.
+        let contacts_topic = format!("{}{}", self.topic_prefix, topics::LEADS_CONTACTS);
+        let created = created_order.iter().filter_map(|id| targets.get(id));
+        let changed = targets.values().filter(|t| {
+            t.existed && t.contact_before.as_ref() != Some(&contact_data(&t.lead, workspace))
+        });
+        for t in created.chain(changed) {
+            let (lead_id, event) = contact_event(&t.lead, workspace);
+            events.push(traced((String::new(), lead_id, event), t));
+            topics.push((contacts_topic.clone(), lead_id.to_string().into_bytes()));
+        }
         let messages: Vec<OutboxMessage<'_>> = events
             .iter()
             .zip(&topics)
@@ -475,12 +491,14 @@ async fn load(
         .into_iter()
         .map(|lead| {
             let previous = Some((lead.score, lead.category.clone()));
+            let contact_before = Some(contact_data(&lead, workspace));
             (
                 lead.id,
                 Target {
                     lead,
                     existed: true,
                     previous,
+                    contact_before,
                     trace: None,
                 },
             )

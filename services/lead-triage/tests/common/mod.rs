@@ -37,6 +37,7 @@ pub async fn spawn() -> Triage {
         "leads.nurture",
         "leads.cold",
         "leads.disqualified",
+        "leads.contacts",
     ];
     env.create_topics(&names, 2).await.expect("topics");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
