@@ -239,7 +239,10 @@ async fn write_group(
     for (i, key, hash) in keyed {
         results[i] = match idempotency::check(&mut tx, workspace, key, hash).await? {
             Replay::Fresh => None,
-            Replay::Same(status, body) => Some(Posted::Replayed(status, body)),
+            Replay::Same(status, body) => Some(Posted::Replayed(
+                StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+                body,
+            )),
             Replay::Mismatch => Some(Posted::KeyMismatch),
         };
     }
@@ -276,7 +279,7 @@ async fn write_group(
         })
         .map_err(ApiError::internal)?;
         if let Some((key, hash)) = posts[i].key() {
-            idempotency::record(&mut tx, workspace, key, hash, status, &body).await?;
+            idempotency::record(&mut tx, workspace, key, hash, status.as_u16(), &body).await?;
         }
         results[i] = Some(Posted::Written(status, body));
     }

@@ -8,6 +8,7 @@ pub mod error;
 pub mod events;
 pub mod group_commit;
 pub mod intake;
+pub mod lead;
 pub mod scoring;
 pub mod state;
 pub mod store;

@@ -7,6 +7,8 @@ use suite_domain::{Email, PhoneE164};
 use suite_http::FieldError;
 use utoipa::ToSchema;
 
+pub use crate::lead::{ConsentFlags, LeadFields, NewLead, Utm};
+
 /// Largest custom-attribute object accepted per lead, in serialized bytes.
 const MAX_ATTRIBUTES_BYTES: usize = 8 * 1024;
 /// Longest free-text field accepted.
@@ -60,85 +62,6 @@ pub struct LeadInput {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub attributes: Option<BTreeMap<String, serde_json::Value>>,
-}
-
-/// UTM parameters.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct Utm {
-    /// `utm_source`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source: Option<String>,
-    /// `utm_medium`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub medium: Option<String>,
-    /// `utm_campaign`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub campaign: Option<String>,
-    /// `utm_term`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub term: Option<String>,
-    /// `utm_content`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub content: Option<String>,
-}
-
-/// Consent flags given with the lead.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct ConsentFlags {
-    /// Email marketing allowed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<bool>,
-    /// SMS allowed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sms: Option<bool>,
-    /// Phone calls allowed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phone: Option<bool>,
-    /// The person opted out of all marketing (disqualifies the lead).
-    #[serde(default)]
-    pub opt_out: bool,
-}
-
-/// A lead that passed validation, normalised.
-#[derive(Debug, Clone)]
-pub struct NewLead {
-    /// Normalised email.
-    pub email: Email,
-    /// Everything else.
-    pub fields: LeadFields,
-}
-
-/// The optional fields of a lead, normalised; also what `identify` traits update.
-#[derive(Debug, Clone, Default)]
-pub struct LeadFields {
-    /// External id.
-    pub external_id: Option<String>,
-    /// Name.
-    pub name: Option<String>,
-    /// Normalised phone.
-    pub phone: Option<PhoneE164>,
-    /// Company.
-    pub company: Option<String>,
-    /// Title.
-    pub title: Option<String>,
-    /// Employees.
-    pub company_size: Option<i32>,
-    /// Industry (lower-case).
-    pub industry: Option<String>,
-    /// Country (upper-case alpha-2).
-    pub country: Option<String>,
-    /// IANA time zone.
-    pub timezone: Option<String>,
-    /// Source (lower-case).
-    pub source: Option<String>,
-    /// UTM parameters.
-    pub utm: Utm,
-    /// Consent flags.
-    pub consent: ConsentFlags,
-    /// Custom attributes.
-    pub attributes: BTreeMap<String, serde_json::Value>,
 }
 
 impl LeadInput {

@@ -1,7 +1,6 @@
 //! `Idempotency-Key` records: the first response under a key is replayed for
 //! the same body; a different body under the same key is a 422.
 
-use axum::http::StatusCode;
 use sha2::{Digest, Sha256};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -10,8 +9,8 @@ use uuid::Uuid;
 pub enum Replay {
     /// No record: process the request and [`record`] its response.
     Fresh,
-    /// Same key and body: answer with the stored response.
-    Same(StatusCode, serde_json::Value),
+    /// Same key and body: answer with the stored response (status code, body).
+    Same(u16, serde_json::Value),
     /// Same key, different body.
     Mismatch,
 }
@@ -47,13 +46,9 @@ pub async fn check(
     .await?;
     Ok(match row {
         None => Replay::Fresh,
-        Some((stored, status, body)) if stored == hash => Replay::Same(
-            u16::try_from(status)
-                .ok()
-                .and_then(|s| StatusCode::from_u16(s).ok())
-                .unwrap_or(StatusCode::OK),
-            body,
-        ),
+        Some((stored, status, body)) if stored == hash => {
+            Replay::Same(u16::try_from(status).unwrap_or(200), body)
+        }
         Some(_) => Replay::Mismatch,
     })
 }
@@ -64,7 +59,7 @@ pub async fn record(
     workspace: Uuid,
     key: &str,
     hash: &[u8],
-    status: StatusCode,
+    status: u16,
     body: &serde_json::Value,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
@@ -74,7 +69,7 @@ pub async fn record(
     .bind(workspace)
     .bind(key)
     .bind(hash)
-    .bind(i16::try_from(status.as_u16()).unwrap_or(200))
+    .bind(i16::try_from(status).unwrap_or(200))
     .bind(body)
     .execute(conn)
     .await?;

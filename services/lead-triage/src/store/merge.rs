@@ -5,7 +5,7 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::view::LeadView;
-use crate::api::dto::{LeadFields, NewLead};
+use crate::lead::{LeadFields, NewLead};
 
 /// A new lead record (its triage is filled in by scoring).
 pub fn new_record(new: &NewLead, correlation_id: Option<String>, now: DateTime<Utc>) -> LeadView {

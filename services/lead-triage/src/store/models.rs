@@ -6,11 +6,11 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
-use suite_http::ApiError;
 use suite_store::TwoLevelCache;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::error::Error;
 use crate::scoring::ScoringModel;
 
 /// A model and the version every score made with it records.
@@ -44,7 +44,7 @@ impl Models {
     }
 
     /// The workspace's current model.
-    pub async fn current(&self, workspace: Uuid) -> Result<Arc<VersionedModel>, ApiError> {
+    pub async fn current(&self, workspace: Uuid) -> Result<Arc<VersionedModel>, Error> {
         let pool = self.pool.clone();
         let found = self
             .cache
@@ -71,9 +71,10 @@ impl Models {
                 }))
             })
             .await?;
+        // The loader always answers a model (the default without a stored one).
         found
             .map(Arc::new)
-            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("model loader returned nothing")))
+            .ok_or(Error::Db(sqlx::Error::RowNotFound))
     }
 
     /// Stores `model` as the next version and makes every instance use it.
@@ -81,7 +82,7 @@ impl Models {
         &self,
         workspace: Uuid,
         model: ScoringModel,
-    ) -> Result<VersionedModel, ApiError> {
+    ) -> Result<VersionedModel, Error> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 11))")
             .bind(workspace.to_string())

@@ -11,8 +11,8 @@ use uuid::Uuid;
 
 use super::models::VersionedModel;
 use super::writer::Writer;
-use crate::api::dto::LeadFields;
 use crate::error::Error;
+use crate::lead::LeadFields;
 
 /// How a call names its lead.
 #[derive(Debug, Clone)]

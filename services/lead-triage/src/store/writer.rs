@@ -24,9 +24,9 @@ use uuid::Uuid;
 use super::merge::{apply, new_record};
 use super::models::VersionedModel;
 use super::view::{LeadView, LEAD_COLUMNS};
-use crate::api::dto::{LeadFields, NewLead};
 use crate::error::Error;
 use crate::events::{contact_data, contact_event, triaged_event};
+use crate::lead::{LeadFields, NewLead};
 use crate::scoring::BehaviourEvent;
 
 /// How far back behavioural events are read for rescoring.
