@@ -127,6 +127,18 @@ async fn workspace_by_id(
     fetch_workspace(&state.pool, id).await
 }
 
+/// Whether workspace `id` exists (the tenancy layer owns workspaces; a
+/// service that needs to know asks here rather than reading the table).
+pub async fn workspace_exists(
+    db: impl sqlx::PgExecutor<'_>,
+    id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM workspaces WHERE id = $1)")
+        .bind(id)
+        .fetch_one(db)
+        .await
+}
+
 async fn fetch_workspace(pool: &PgPool, id: Uuid) -> Result<Json<Workspace>, ApiError> {
     sqlx::query_as("SELECT id, name, created_at FROM workspaces WHERE id = $1")
         .bind(id)

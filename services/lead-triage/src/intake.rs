@@ -153,10 +153,8 @@ impl InboundHandler {
         if self.known().contains(&workspace) {
             return Ok(true);
         }
-        let exists: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM workspaces WHERE id = $1)")
-                .bind(workspace)
-                .fetch_one(self.state.platform.db.primary())
+        let exists =
+            suite_http::tenancy::workspace_exists(self.state.platform.db.primary(), workspace)
                 .await?;
         if exists {
             let mut known = self
