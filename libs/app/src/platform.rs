@@ -8,6 +8,7 @@ use anyhow::Context as _;
 use suite_bus::{ConsumerRunner, Handler, Producer, Relay};
 use suite_config::Settings;
 use suite_http::{ApiKeys, HttpContext, RateLimiter, Readiness};
+use suite_store::retention::{self, Rule};
 use suite_store::{Db, Redis};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -97,9 +98,18 @@ impl Platform {
             u64::from(self.settings.consumer.processed_retention_hours) * 3_600,
         );
         let pool = self.db.primary().clone();
+        // The shared layer's own: dead letters and the monthly partitions.
+        let kept = &self.settings.retention;
+        let rules = vec![Rule::days(
+            "dead_letters",
+            "created_at",
+            kept.dead_letter_days,
+        )];
+        let partition_months = Some(kept.partition_months);
         self.tasks
             .spawn(crate::every(PRUNE_EVERY, stop.clone(), move || {
                 let pool = pool.clone();
+                let rules = rules.clone();
                 async move {
                     match suite_bus::processed::prune(&pool, retention).await {
                         Ok(0) => {}
@@ -108,6 +118,7 @@ impl Platform {
                             tracing::warn!(error = %err, "pruning processed-event ids failed")
                         }
                     }
+                    retention::run_once(&pool, &rules, partition_months).await;
                 }
             }));
         let relay = Relay::new(
@@ -120,6 +131,21 @@ impl Platform {
                 tracing::error!(error = %err, "outbox relay stopped");
             }
         });
+    }
+
+    /// Prunes the service's own expiring tables by `rules` every hour (and
+    /// once at start) until shutdown.
+    pub fn spawn_retention(&self, rules: Vec<Rule>) {
+        let pool = self.db.primary().clone();
+        self.tasks.spawn(crate::every(
+            PRUNE_EVERY,
+            self.background.clone(),
+            move || {
+                let pool = pool.clone();
+                let rules = rules.clone();
+                async move { retention::run_once(&pool, &rules, None).await }
+            },
+        ));
     }
 
     /// The context of the API middleware.

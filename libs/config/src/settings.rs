@@ -42,6 +42,41 @@ pub struct Settings {
     /// Engagement service: providers, quiet hours, caps, retries, breaker, scheduler.
     #[serde(default)]
     pub engagement: EngagementSettings,
+    /// How long bookkeeping rows and monthly partitions are kept.
+    #[serde(default)]
+    pub retention: RetentionSettings,
+}
+
+/// How long data that would otherwise grow without bound is kept; 0 keeps
+/// it for ever. Pruned hourly, in chunks, by the service that owns it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionSettings {
+    /// Hours an `Idempotency-Key` of `POST /v1/leads` is remembered (a retry after it creates or merges again).
+    pub idempotency_key_hours: u32,
+    /// Days a `track` / `identify` `message_id` is remembered (a replay after it applies again).
+    pub tracking_message_days: u32,
+    /// Days a `provider_event_id` of `POST /v1/interactions` is remembered (a repeat after it records again).
+    pub provider_event_days: u32,
+    /// Days a dead letter is kept in `dead_letters` (the DLQ topics keep 30 days too).
+    pub dead_letter_days: u32,
+    /// Days the steps of a finished (completed or stopped) plan are kept after they ended; the plan itself stays.
+    pub finished_step_days: u32,
+    /// Months of monthly partitions (communications, interactions, lead events, audit log) kept before the current one.
+    pub partition_months: u32,
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        Self {
+            idempotency_key_hours: 24,
+            tracking_message_days: 30,
+            provider_event_days: 30,
+            dead_letter_days: 30,
+            finished_step_days: 90,
+            partition_months: 13,
+        }
+    }
 }
 
 /// HTTP server settings.

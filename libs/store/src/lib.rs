@@ -8,6 +8,7 @@
 //!   pub/sub connections.
 //! - [`TwoLevelCache`]: L1 in process, L2 in Redis, cache-aside with cross-instance invalidation.
 //! - [`ensure_partitions`] / [`spawn_partition_maintenance`]: monthly partitions ahead of time.
+//! - [`retention`]: expired rows pruned in chunks, expired partitions dropped.
 //!
 //! # What degrades without Redis
 //! Nothing is lost: Redis holds only copies and hints. Caches serve from
@@ -22,6 +23,7 @@ mod error;
 mod metric_names;
 pub mod partitions;
 pub mod redis;
+pub mod retention;
 
 pub use self::cache::TwoLevelCache;
 pub use self::db::{Db, Lsn, ReplicaStatus};

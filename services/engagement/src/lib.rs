@@ -66,7 +66,27 @@ pub async fn run_with(
     );
     let scheduler_state = state.clone();
     platform.spawn(move |stop| scheduler::run(scheduler_state, stop));
+    platform.spawn_retention(retention_rules(&platform.settings.retention));
     suite_app::serve(platform, listener, api::router(state), api::docs_router()).await
+}
+
+/// The service's expiring tables: provider event ids, and the steps of
+/// finished plans (the plan row stays: one plan per lead and campaign).
+pub fn retention_rules(
+    kept: &suite_config::RetentionSettings,
+) -> Vec<suite_store::retention::Rule> {
+    use suite_store::retention::Rule;
+    vec![
+        Rule::days(
+            "interaction_provider_events",
+            "created_at",
+            kept.provider_event_days,
+        ),
+        Rule::days("scheduled_steps", "updated_at", kept.finished_step_days).only(
+            "status NOT IN ('pending', 'running') \
+             AND plan_id IN (SELECT id FROM outreach_plans WHERE status <> 'active')",
+        ),
+    ]
 }
 
 /// The service's state on a connected platform.

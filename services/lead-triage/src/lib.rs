@@ -39,5 +39,21 @@ pub async fn run(
         &[suite_domain::topics::LEADS_INBOUND],
         intake::InboundHandler::new(state.clone()),
     );
+    platform.spawn_retention(retention_rules(&platform.settings.retention));
     suite_app::serve(platform, listener, api::router(state), api::docs_router()).await
+}
+
+/// The service's expiring tables: idempotency keys and tracking message ids.
+pub fn retention_rules(
+    kept: &suite_config::RetentionSettings,
+) -> Vec<suite_store::retention::Rule> {
+    use suite_store::retention::Rule;
+    vec![
+        Rule::hours("idempotency_keys", "created_at", kept.idempotency_key_hours),
+        Rule::days(
+            "lead_event_messages",
+            "received_at",
+            kept.tracking_message_days,
+        ),
+    ]
 }

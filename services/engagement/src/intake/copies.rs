@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::error::Error;
 use crate::state::AppState;
-use crate::store::{campaigns, leads};
+use crate::store::{campaigns, leads, steps};
 
 /// Most contact events kept in one statement.
 pub const MAX_BATCH: usize = 512;
@@ -28,8 +28,14 @@ impl SetWork for ContactWork {
 
     async fn apply(&self, items: &[LeadContactV1]) -> Result<Vec<Result<(), HandlerError>>, Error> {
         let refs: Vec<&LeadContactV1> = items.iter().collect();
-        let changed = leads::upsert_many(self.state.platform.db.primary(), &refs).await?;
-        let keys: Vec<String> = changed
+        let pool = self.state.platform.db.primary();
+        let kept = leads::upsert_many(pool, &refs).await?;
+        // Steps of new leads that came due before their contact data go now.
+        if steps::release_lead_waits(pool, &kept.inserted).await? > 0 {
+            self.state.wake.notify_one();
+        }
+        let keys: Vec<String> = kept
+            .updated
             .into_iter()
             .map(|(workspace, lead)| AppState::conversation_key(workspace, lead))
             .collect();
@@ -74,17 +80,14 @@ pub async fn forget_lead(state: &AppState, key: Option<&[u8]>) -> Result<(), Han
             HandlerError::permanent("invalid_event", "a tombstone without a lead id key")
         })?;
     if let Some(workspace) = leads::forget(state.platform.db.primary(), id).await? {
-        state
-            .contexts
-            .invalidate(&AppState::conversation_key(workspace, id))
-            .await;
+        state.lead_changed(workspace, id).await;
         tracing::info!(lead_id = %id, "lead erased from the contact copy");
     }
     Ok(())
 }
 
-/// Keeps `definition` if it is newer than the copy; a change drops the
-/// cached campaign choices of its workspace and its variants' cached content.
+/// Keeps `definition` if it is newer than the copy, and drops the cached
+/// campaign choices of its workspace and its variants' cached content.
 pub async fn apply_definition(
     state: &AppState,
     definition: &CampaignDefinitionV1,
@@ -100,19 +103,21 @@ pub async fn apply_definition(
         .await
         .map_err(Error::from)?;
     tx.commit().await.map_err(Error::from)?;
+    // Dropped also when this delivery changed nothing: a crash between an
+    // earlier delivery's commit and its invalidation leaves nothing stale.
+    let workspace = Uuid::from(definition.workspace_id);
+    let mut keys: Vec<String> = [Category::Hot, Category::Warm, Category::Nurture]
+        .iter()
+        .map(|c| AppState::target_key(workspace, c.as_str()))
+        .collect();
+    state.targets.invalidate_many(&keys).await;
+    keys = definition
+        .variants
+        .iter()
+        .map(|v| Uuid::from(v.variant_id).simple().to_string())
+        .collect();
+    state.variants.invalidate_many(&keys).await;
     if changed {
-        let workspace = Uuid::from(definition.workspace_id);
-        let mut keys: Vec<String> = [Category::Hot, Category::Warm, Category::Nurture]
-            .iter()
-            .map(|c| AppState::target_key(workspace, c.as_str()))
-            .collect();
-        state.targets.invalidate_many(&keys).await;
-        keys = definition
-            .variants
-            .iter()
-            .map(|v| Uuid::from(v.variant_id).simple().to_string())
-            .collect();
-        state.variants.invalidate_many(&keys).await;
         tracing::info!(campaign_id = %definition.campaign_id, version = definition.version,
             status = %definition.status, "campaign definition applied");
     }

@@ -2,8 +2,6 @@
 //! kept from `lead.contact.v1` events on `leads.contacts`: lead-triage owns
 //! the leads, engagement reads only its copy.
 
-use std::collections::HashSet;
-
 use sqlx::types::Json;
 use sqlx::PgExecutor;
 use suite_domain::{Channel, LeadContactV1};
@@ -122,16 +120,25 @@ pub async fn correlation_id(
     .await
 }
 
+/// What keeping a set of contact records changed.
+#[derive(Debug, Default)]
+pub struct Kept {
+    /// Leads that were known and changed (their cached contexts are stale).
+    pub updated: Vec<(Uuid, Uuid)>,
+    /// Leads new to the copy (steps may be waiting for them).
+    pub inserted: Vec<(Uuid, Uuid)>,
+}
+
 /// Keeps each of `contacts` unless the copy already holds a later (or the
 /// same) `updated_at` for its lead, in one statement; a lead repeated in
-/// `contacts` keeps its latest. Returns the `(workspace, lead)` pairs of
-/// leads that were already known and changed (a new lead has nothing cached).
+/// `contacts` keeps its latest. Returns the `(workspace, lead)` pairs that
+/// changed, split into updated and new leads.
 pub async fn upsert_many(
     db: impl PgExecutor<'_>,
     contacts: &[&LeadContactV1],
-) -> Result<HashSet<(Uuid, Uuid)>, sqlx::Error> {
+) -> Result<Kept, sqlx::Error> {
     if contacts.is_empty() {
-        return Ok(HashSet::new());
+        return Ok(Kept::default());
     }
     let rows: Vec<(Uuid, Uuid, bool)> = sqlx::query_as(
         "INSERT INTO engagement_leads AS l (id, workspace_id, email, phone, name, company, title, \
@@ -155,11 +162,16 @@ pub async fn upsert_many(
     .bind(Json(contacts))
     .fetch_all(db)
     .await?;
-    Ok(rows
-        .into_iter()
-        .filter(|(_, _, updated)| *updated)
-        .map(|(workspace, lead, _)| (workspace, lead))
-        .collect())
+    let mut kept = Kept::default();
+    for (workspace, lead, updated) in rows {
+        let list = if updated {
+            &mut kept.updated
+        } else {
+            &mut kept.inserted
+        };
+        list.push((workspace, lead));
+    }
+    Ok(kept)
 }
 
 /// Removes lead `id` from the copy (its `leads.contacts` tombstone: the

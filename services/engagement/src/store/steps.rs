@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
-use sqlx::PgPool;
+use sqlx::{PgExecutor, PgPool};
 use suite_domain::Channel;
 use uuid::Uuid;
 
@@ -150,4 +150,28 @@ pub async fn next_for_lead(
     .bind(lead)
     .fetch_optional(db)
     .await?)
+}
+
+/// Makes the pending steps of `leads` that wait for their lead's contact
+/// data (`outcome = 'lead_pending'`) due now, in one statement; returns how
+/// many.
+pub async fn release_lead_waits(
+    db: impl PgExecutor<'_>,
+    leads: &[(Uuid, Uuid)],
+) -> Result<u64, sqlx::Error> {
+    if leads.is_empty() {
+        return Ok(0);
+    }
+    let (workspaces, ids): (Vec<Uuid>, Vec<Uuid>) = leads.iter().copied().unzip();
+    let done = sqlx::query(
+        "UPDATE scheduled_steps s SET due_at = now() \
+         FROM unnest($1::uuid[], $2::uuid[]) AS x(ws, lead) \
+         WHERE s.workspace_id = x.ws AND s.lead_id = x.lead \
+           AND s.status = 'pending' AND s.outcome = 'lead_pending'",
+    )
+    .bind(&workspaces)
+    .bind(&ids)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected())
 }

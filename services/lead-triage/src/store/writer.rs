@@ -74,8 +74,23 @@ struct Target {
     previous: Option<(i16, String)>,
     /// The contact data of an existing lead before this call.
     contact_before: Option<serde_json::Value>,
+    /// When an existing lead last changed before this call (read under its lock).
+    updated_before: Option<DateTime<Utc>>,
     /// The `traceparent` of the last item written into the lead, if given.
     trace: Option<String>,
+}
+
+impl Target {
+    /// Makes an existing lead's `updated_at` later than the one it had: the
+    /// time was read before the lead's lock was taken, and instances' clocks
+    /// differ, yet consumers of `lead.contact.v1` keep the latest by it.
+    fn advance_time(&mut self) {
+        if let Some(before) = self.updated_before {
+            if self.lead.updated_at <= before {
+                self.lead.updated_at = before + chrono::Duration::microseconds(1);
+            }
+        }
+    }
 }
 
 impl Writer {
@@ -140,6 +155,7 @@ impl Writer {
                             existed: false,
                             previous: None,
                             contact_before: None,
+                            updated_before: None,
                             trace: item.traceparent.clone(),
                         },
                     );
@@ -159,6 +175,7 @@ impl Writer {
         for (id, target) in &mut targets {
             let evs = events.get(id).unwrap_or(&no_events);
             crate::triage::apply(&mut target.lead, evs, model, now);
+            target.advance_time();
         }
 
         let lookup_emails: Vec<(String, Uuid)> = email_seen.into_iter().collect();
@@ -224,6 +241,7 @@ impl Writer {
                 now,
             );
             target.lead.updated_at = now;
+            target.advance_time();
         }
         self.persist(conn, workspace, &targets, &[], &[], &[])
             .await?;
@@ -333,30 +351,42 @@ impl Writer {
             }
         }
         insert_history(conn, workspace, &history).await?;
-        let mut topics: Vec<(String, Vec<u8>)> = events
-            .iter()
-            .map(|(category, lead_id, _)| {
-                (
-                    format!("{}leads.{category}", self.topic_prefix),
-                    lead_id.to_string().into_bytes(),
-                )
-            })
-            .collect();
-        // Contact data: every new lead, and leads whose contact data changed.
+        // Contact data first (every new lead, and leads whose contact data
+        // changed): the relay publishes in outbox order, so engagement
+        // usually has a lead's contact data before its triage.
         let contacts_topic = format!("{}{}", self.topic_prefix, topics::LEADS_CONTACTS);
         let created = created_order.iter().filter_map(|id| targets.get(id));
         let changed = targets.values().filter(|t| {
             t.existed && t.contact_before.as_ref() != Some(&contact_data(&t.lead, workspace))
         });
-        for t in created.chain(changed) {
-            let (lead_id, event) = contact_event(&t.lead, workspace);
-            events.push(traced((String::new(), lead_id, event), t));
-            topics.push((contacts_topic.clone(), lead_id.to_string().into_bytes()));
-        }
-        let messages: Vec<OutboxMessage<'_>> = events
+        let mut outgoing: Vec<(String, Vec<u8>, suite_bus::CloudEvent)> = created
+            .chain(changed)
+            .map(|t| {
+                let (_, lead_id, event) = traced(
+                    (
+                        String::new(),
+                        t.lead.id,
+                        contact_event(&t.lead, workspace).1,
+                    ),
+                    t,
+                );
+                (
+                    contacts_topic.clone(),
+                    lead_id.to_string().into_bytes(),
+                    event,
+                )
+            })
+            .collect();
+        outgoing.extend(events.into_iter().map(|(category, lead_id, event)| {
+            (
+                format!("{}leads.{category}", self.topic_prefix),
+                lead_id.to_string().into_bytes(),
+                event,
+            )
+        }));
+        let messages: Vec<OutboxMessage<'_>> = outgoing
             .iter()
-            .zip(&topics)
-            .map(|((_, _, event), (topic, key))| OutboxMessage {
+            .map(|(topic, key, event)| OutboxMessage {
                 topic,
                 key: Some(key),
                 event,
@@ -492,6 +522,7 @@ async fn load(
         .map(|lead| {
             let previous = Some((lead.score, lead.category.clone()));
             let contact_before = Some(contact_data(&lead, workspace));
+            let updated_before = Some(lead.updated_at);
             (
                 lead.id,
                 Target {
@@ -499,6 +530,7 @@ async fn load(
                     existed: true,
                     previous,
                     contact_before,
+                    updated_before,
                     trace: None,
                 },
             )
