@@ -28,8 +28,10 @@ generator does not compile librdkafka; psutil reads the service's /proc figures.
 import argparse
 import http.client
 import json
+import os
 import queue
 import random
+import subprocess
 import sys
 import threading
 import time
@@ -137,6 +139,25 @@ def default_campaign(run):
                 "sms": {"body": "{{ name }}: a two-minute demo? Reply YES."}}},
         ],
     }
+
+
+def wait_for_engagement(campaign_id, timeout=60.0):
+    """Engagement learns of a campaign from campaigns.definitions (its own copy,
+    engagement_campaigns); leads triaged before that are not planned under it."""
+    url = os.environ.get("SUITE__DATABASE__URL", "postgres://postgres@127.0.0.1:5432/suite")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            out = subprocess.run(
+                ["psql", url, "-Atc", f"SELECT 1 FROM engagement_campaigns WHERE id = '{campaign_id}'"],
+                capture_output=True, text=True, timeout=10, check=False).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            time.sleep(5)
+            return
+        if out == "1":
+            return
+        time.sleep(0.2)
+    sys.exit(f"kafka-ingest: setup: engagement did not learn of campaign {campaign_id} within {timeout:.0f} s")
 
 
 def watch(specs, own):
@@ -249,6 +270,7 @@ def main():
         if not 200 <= status < 300:
             sys.exit(f"kafka-ingest: setup: POST /v1/campaigns on campaign-optimization: HTTP {status}: {text[:600]}")
         campaign_id = json.loads(text).get("id")
+        wait_for_engagement(campaign_id)
         status, text = Api(args.engagement_url, args.api_key).call(
             "GET", "/v1/leads/00000000-0000-7000-8000-000000000000/context")
         if status not in (200, 404) or (status == 404 and '"type"' not in text):
