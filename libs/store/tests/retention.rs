@@ -8,7 +8,10 @@ use suite_store::retention::{drop_old_partitions, prune, run_once, Rule, CHUNK};
 use suite_testkit::TestEnv;
 
 async fn count(env: &TestEnv, sql: &str) -> i64 {
-    sqlx::query_scalar(sql).fetch_one(&env.db).await.expect("count")
+    sqlx::query_scalar(sql)
+        .fetch_one(&env.db)
+        .await
+        .expect("count")
 }
 
 #[tokio::test]
