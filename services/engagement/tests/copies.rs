@@ -139,7 +139,11 @@ async fn a_step_waits_for_its_leads_contact_data_and_a_tombstone_erases_it() {
         (s.first().and_then(|s| s.3.as_deref()) == Some("lead_pending")).then_some(())
     })
     .await;
-    assert_eq!(steps(&db, lead).await[0].2, "pending");
+    let waiting = steps(&db, lead).await[0].2.clone();
+    assert!(
+        waiting == "pending" || waiting == "running",
+        "still waiting, not ended: {waiting}"
+    );
 
     // Then the contact data, and an older record of it (ignored).
     let contact = app.env.contact(lead, json!({"email": true}));
