@@ -37,6 +37,8 @@ use crate::producer::{OutgoingRecord, Producer};
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// How often the backlog gauge is refreshed at most.
 const BACKLOG_PROBE_EVERY: Duration = Duration::from_secs(1);
+/// The backlog gauge counts at most this many rows (keeps the probe cheap).
+const BACKLOG_PROBE_LIMIT: i64 = 100_000;
 /// How often a relay claims from the lowest id at the least, while its
 /// claims come back full.
 const FROM_START_EVERY: Duration = Duration::from_secs(1);
@@ -195,7 +197,7 @@ impl Relay {
         }
     }
 
-    /// Refreshes the `outbox_backlog` gauge (an estimate), at most once a second.
+    /// Refreshes the `outbox_backlog` gauge, at most once a second.
     async fn probe_backlog(&self) {
         {
             let Ok(mut last) = self.last_probe.lock() else {
@@ -206,16 +208,11 @@ impl Relay {
             }
             *last = Some(Instant::now());
         }
-        // The statistics' live-row estimate, not a count: counting walks the
-        // dead tuples the relay leaves behind, and under load that count was
-        // up to 19 % of Postgres time (docs/benchmarks.md). The estimate follows
-        // committed inserts and deletes within about a second.
-        let count: Result<i64, _> = sqlx::query_scalar(
-            "SELECT coalesce((SELECT n_live_tup FROM pg_stat_user_tables \
-             WHERE relname = 'outbox' AND schemaname = current_schema()), 0)",
-        )
-        .fetch_one(&self.pool)
-        .await;
+        let count: Result<i64, _> =
+            sqlx::query_scalar("SELECT count(*) FROM (SELECT 1 FROM outbox LIMIT $1) AS waiting")
+                .bind(BACKLOG_PROBE_LIMIT)
+                .fetch_one(&self.pool)
+                .await;
         match count {
             Ok(n) => metrics::gauge!(OUTBOX_BACKLOG).set(n as f64),
             Err(e) => tracing::debug!(error = %e, "outbox backlog probe failed"),

@@ -55,10 +55,7 @@ pub fn describe() {
         "Records waiting or in flight in the agent's consumers."
     );
     describe_counter!(AGENT_ERRORS, "Errors by agent and class.");
-    describe_gauge!(
-        OUTBOX_BACKLOG,
-        "Outbox rows waiting to be published (the statistics' live-row estimate)."
-    );
+    describe_gauge!(OUTBOX_BACKLOG, "Outbox rows waiting to be published.");
     describe_counter!(CACHE_REQUESTS, "Cache look-ups by level that answered.");
     describe_counter!(CACHE_REDIS_ERRORS, "Failed Redis operations of a cache.");
     describe_gauge!(
