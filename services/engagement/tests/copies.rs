@@ -181,10 +181,10 @@ async fn a_step_waits_for_its_leads_contact_data_and_a_tombstone_erases_it() {
         .await
         .unwrap();
     assert_eq!(email, contact.email, "the older record changed nothing");
-    assert_eq!(
-        app.get(&format!("/v1/leads/{lead}/context")).await.status(),
-        200
-    );
+    eventually(30, "the lead's context", || async {
+        (app.get(&format!("/v1/leads/{lead}/context")).await.status() == 200).then_some(())
+    })
+    .await;
 
     // Erased: the tombstone removes the copy; its context is gone.
     app.env.publish("leads.contacts", &key, None).await;
