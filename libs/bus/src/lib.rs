@@ -36,4 +36,4 @@ pub use outbox::OutboxMessage;
 pub use producer::{Delivery, OutgoingRecord, Producer};
 pub use relay::Relay;
 pub use topics::{delete_prefixed, dlq_topic, ensure_topics, EnsureReport, PurgeReport, TopicSpec};
-pub use trace::{current_traceparent, TRACEPARENT};
+pub use trace::{continue_trace, continue_trace_linked, current_traceparent, TRACEPARENT};

@@ -64,6 +64,36 @@ pub fn current_traceparent() -> Option<String> {
     headers::find(&list, TRACEPARENT).and_then(|v| String::from_utf8(v.to_vec()).ok())
 }
 
+/// Makes `span` a child of the trace context `traceparent` (a W3C
+/// `traceparent` value stored earlier, e.g. with a delayed step), so work
+/// done long after a record was consumed joins the trace it belongs to.
+/// Returns whether `traceparent` was valid; an invalid one leaves `span`
+/// where it was.
+pub fn continue_trace(span: &tracing::Span, traceparent: &str) -> bool {
+    let list: HeaderList = vec![(TRACEPARENT.to_owned(), traceparent.as_bytes().to_vec())];
+    let cx = extract(&list);
+    if !cx.span().span_context().is_valid() {
+        return false;
+    }
+    span.set_parent(cx);
+    true
+}
+
+/// [`continue_trace`], plus a link from `span` to the current span: for
+/// work reported in a trace of its own (a provider's callback) that belongs
+/// to an earlier one (the lead's). Returns whether `traceparent` was valid.
+pub fn continue_trace_linked(span: &tracing::Span, traceparent: &str) -> bool {
+    if !continue_trace(span, traceparent) {
+        return false;
+    }
+    let current = tracing::Span::current().context();
+    let link = current.span().span_context().clone();
+    if link.is_valid() {
+        span.add_link(link);
+    }
+    true
+}
+
 /// The remote parent context carried by `headers` (empty when there is none).
 pub(crate) fn extract(headers: &[(String, Vec<u8>)]) -> Context {
     let cx =

@@ -21,6 +21,7 @@ use suite_bus::TopicSpec;
 use suite_config::Settings;
 
 pub mod kafka;
+pub mod otlp;
 pub mod process;
 
 /// The workspace's migrations, embedded.

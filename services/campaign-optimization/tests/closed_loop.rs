@@ -12,16 +12,16 @@
 //! `cargo build -p lead-triage -p engagement --bins`).
 
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 use suite_bus::OutgoingRecord;
-use suite_http::Scope;
-use suite_testkit::process::ServiceProcess;
 use suite_testkit::TestEnv;
 use uuid::Uuid;
+
+mod processes;
+use processes::{start_service, Http};
 
 const LEADS_REST: usize = 1_000;
 const LEADS_KAFKA: usize = 1_000;
@@ -31,36 +31,6 @@ const RATE_B: f64 = 0.15;
 /// Email sends the day's budget pays for.
 const BUDGETED_SENDS: i64 = 1_500;
 const EMAIL_COST: i64 = 1_000;
-
-const TOPICS: [&str; 16] = [
-    "leads.inbound",
-    "leads.inbound.dlq",
-    "leads.hot",
-    "leads.warm",
-    "leads.nurture",
-    "leads.cold",
-    "leads.disqualified",
-    "leads.hot.dlq",
-    "leads.warm.dlq",
-    "leads.nurture.dlq",
-    "engagement.interactions",
-    "engagement.interactions.dlq",
-    "campaigns.allocations",
-    "campaigns.allocations.dlq",
-    "leads.contacts",
-    "campaigns.definitions",
-];
-
-fn binary(name: &str) -> String {
-    let own = PathBuf::from(env!("CARGO_BIN_EXE_campaign-optimization"));
-    let path = own.with_file_name(name);
-    assert!(
-        path.exists(),
-        "{} is missing: build it with `cargo build -p {name} --bins`",
-        path.display()
-    );
-    path.to_string_lossy().into_owned()
-}
 
 fn lead(i: usize, run: &str) -> Value {
     json!({
@@ -75,32 +45,6 @@ fn lead(i: usize, run: &str) -> Value {
         "source": "demo_request",
         "consent": {"email": true, "sms": true, "phone": true}
     })
-}
-
-struct Http {
-    client: reqwest::Client,
-    key: String,
-}
-
-impl Http {
-    async fn send(
-        &self,
-        method: reqwest::Method,
-        url: String,
-        body: Option<&Value>,
-        corr: Option<&str>,
-    ) -> (u16, Value) {
-        let mut req = self.client.request(method, url).bearer_auth(&self.key);
-        if let Some(body) = body {
-            req = req.json(body);
-        }
-        if let Some(corr) = corr {
-            req = req.header("x-correlation-id", corr);
-        }
-        let r = req.send().await.unwrap();
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
-    }
 }
 
 /// Plays the recipients of the campaign's sends.
@@ -149,56 +93,11 @@ impl Recipients {
     }
 }
 
-/// Starts `service` in its own consumer group, with `extra` settings, its
-/// JSON logs in `logs/<service>.log`.
-async fn start_service(
-    env: &TestEnv,
-    service: &str,
-    logs: &std::path::Path,
-    extra: &[(&str, &str)],
-) -> ServiceProcess {
-    let group = env.group(service);
-    // Small pools: the suite's tests share one Postgres (max_connections 100)
-    // while this one runs three services; waiting for a connection is fine.
-    let mut vars = vec![
-        ("SUITE__KAFKA__GROUP_ID", group.as_str()),
-        ("SUITE__DATABASE__MAX_CONNECTIONS", "6"),
-        ("SUITE__DATABASE__REPLICA_MAX_CONNECTIONS", "4"),
-        ("SUITE__DATABASE__ACQUIRE_TIMEOUT_SECS", "60"),
-    ];
-    vars.extend_from_slice(extra);
-    ServiceProcess::start_logged(
-        &binary(service),
-        env,
-        &vars,
-        LOG_LEVEL,
-        &logs.join(format!("{service}.log")),
-    )
-    .await
-    .unwrap()
-}
-
-/// Per-record and per-send events are at debug; the test follows them.
-const LOG_LEVEL: &str =
-    "info,suite_bus=debug,lead_triage=debug,engagement=debug,campaign_optimization=debug";
-
 #[tokio::test]
 async fn closed_loop_moves_traffic_to_the_better_variant_and_pauses_on_budget() {
     let env = TestEnv::new("closed-loop").await.expect("env");
-    env.create_topics(&TOPICS, 2).await.expect("topics");
-    let ws = suite_http::tenancy::create_workspace(&env.db, "acme")
-        .await
-        .unwrap();
-    let key = suite_http::tenancy::create_api_key(
-        &env.db,
-        ws.id,
-        "t",
-        &[Scope::Read, Scope::Write, Scope::Admin],
-        None,
-    )
-    .await
-    .unwrap()
-    .key;
+    processes::create_topics(&env).await;
+    let (ws, key) = processes::workspace(&env).await;
     // Each service's JSON logs, read at the end to follow one correlation id.
     let logs = std::env::temp_dir().join(format!("closed-loop-{}", env.id));
     std::fs::create_dir_all(&logs).unwrap();

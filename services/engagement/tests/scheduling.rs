@@ -63,6 +63,7 @@ async fn plan_emails(
                 due_at: now,
             })
             .collect(),
+        traceparent: None,
     };
     let mut tx = env.db().begin().await.unwrap();
     assert!(plans::insert(&mut tx, &plan).await.unwrap());

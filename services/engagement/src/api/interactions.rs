@@ -6,8 +6,9 @@ use axum::routing::post;
 use axum::{Json, Router};
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
-use suite_domain::{Channel, InteractionKind};
+use suite_domain::{Channel, InteractionKind, InteractionV1};
 use suite_http::{ApiError, FieldError, Principal, ValidJson, Validate};
+use tracing::Instrument as _;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -123,6 +124,7 @@ pub async fn create(
         .await?
         .ok_or(ApiError::NotFound)?;
     let (campaign, variant, channel) = resolve(&state, ws, &input).await?;
+    let trace = plans::traceparent(pool, ws, input.lead_id, campaign).await?;
     let occurred_at = input.occurred_at.unwrap_or_else(Utc::now);
     let event = EventParts {
         workspace_id: ws,
@@ -155,7 +157,10 @@ pub async fn create(
             .await
             .map(|i| (StatusCode::OK, Json(i)));
     }
-    interactions::record(&mut tx, &state.interactions_topic, &event).await?;
+    let span = interaction_span(&event, trace.as_deref());
+    interactions::record(&mut tx, &state.interactions_topic, &event)
+        .instrument(span)
+        .await?;
     if input.kind.withdraws_consent() {
         let source = format!("interaction:{}", input.kind);
         let entry = NewEntry {
@@ -214,6 +219,24 @@ pub async fn create(
         provider_event_id: Some(input.provider_event_id),
     };
     Ok((StatusCode::CREATED, Json(stored)))
+}
+
+/// The span recording `event`: a child of the lead's trace (its plan's
+/// context) when there is one, linked to the request that reported it, so
+/// a counted interaction is found in the lead's trace and the provider's
+/// callback stays a trace of its own.
+fn interaction_span(event: &InteractionV1, lead_trace: Option<&str>) -> tracing::Span {
+    let span = tracing::info_span!(
+        "engagement.interaction",
+        interaction_id = %event.interaction_id,
+        lead_id = %event.lead_id,
+        kind = %event.kind,
+        correlation_id = %event.correlation_id,
+    );
+    if let Some(traceparent) = lead_trace {
+        suite_bus::continue_trace_linked(&span, traceparent);
+    }
+    span
 }
 
 /// Campaign, variant and channel of the interaction, checked against the workspace.

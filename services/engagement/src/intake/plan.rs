@@ -49,10 +49,12 @@ pub enum Planned {
     Duplicate,
 }
 
-/// A triaged lead to plan: its event id and event.
+/// A triaged lead to plan: its event id, event and the trace context of
+/// the record it came in (the plan keeps it for its steps).
 pub struct Triaged {
     event_id: String,
     event: LeadTriagedV1,
+    traceparent: Option<String>,
 }
 
 /// Plans sets of triaged leads (the [`SetWork`] of the planner).
@@ -92,7 +94,9 @@ impl Planner {
     }
 
     /// Plans outreach for the lead of `event` (hot, warm or nurture);
-    /// returns once its batch committed (or failed).
+    /// returns once its batch committed (or failed). The plan keeps the
+    /// trace context of the caller's span (the consumed record's), so its
+    /// sends, however late, are spans of the lead's trace.
     pub async fn plan(
         &self,
         event_id: &str,
@@ -102,6 +106,7 @@ impl Planner {
             .submit(Triaged {
                 event_id: event_id.to_owned(),
                 event,
+                traceparent: suite_bus::current_traceparent(),
             })
             .await
     }
@@ -178,6 +183,7 @@ async fn plan_all(
             category: job.event.category.as_str().to_owned(),
             correlation_id: job.event.correlation_id.as_str().to_owned(),
             steps: ladder::plan(job.event.category, ladder_steps, now),
+            traceparent: job.traceparent.clone(),
         };
         plan_of.insert(i, plan.id);
         new_plans.push(plan);

@@ -385,6 +385,11 @@ impl Sender {
             channel = %step.channel,
             correlation_id = %step.correlation_id,
         );
+        // The send continues the lead's trace (kept with its plan), not the
+        // scheduler's batch that happened to claim it.
+        if let Some(traceparent) = &step.traceparent {
+            suite_bus::continue_trace(&span, traceparent);
+        }
         let message = OutgoingMessage {
             idempotency_key: ready.key.clone(),
             send_id,

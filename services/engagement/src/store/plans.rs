@@ -27,6 +27,9 @@ pub struct NewPlan {
     pub correlation_id: String,
     /// The planned ladder.
     pub steps: Vec<PlannedStep>,
+    /// W3C trace context of the record it was planned from: its steps and
+    /// interactions continue that trace.
+    pub traceparent: Option<String>,
 }
 
 /// Stores `plan` and its steps, unless the lead already has a plan for the
@@ -51,11 +54,12 @@ pub async fn insert_many(
     let categories: Vec<&str> = plans.iter().map(|p| p.category.as_str()).collect();
     let correlations: Vec<&str> = plans.iter().map(|p| p.correlation_id.as_str()).collect();
     let steps: Vec<Json<&Vec<PlannedStep>>> = plans.iter().map(|p| Json(&p.steps)).collect();
+    let traces: Vec<Option<&str>> = plans.iter().map(|p| p.traceparent.as_deref()).collect();
     let stored: HashSet<Uuid> = sqlx::query_scalar(
         "INSERT INTO outreach_plans (id, workspace_id, lead_id, campaign_id, variant_id, category, \
-         correlation_id, steps) \
+         correlation_id, steps, traceparent) \
          SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], \
-                              $6::text[], $7::text[], $8::jsonb[]) \
+                              $6::text[], $7::text[], $8::jsonb[], $9::text[]) \
          ON CONFLICT (lead_id, campaign_id) DO NOTHING RETURNING id",
     )
     .bind(column(|p| p.id))
@@ -66,6 +70,7 @@ pub async fn insert_many(
     .bind(&categories)
     .bind(&correlations)
     .bind(&steps)
+    .bind(&traces)
     .fetch_all(&mut *conn)
     .await?
     .into_iter()
@@ -116,6 +121,28 @@ struct StepRows<'a> {
     indexes: Vec<i32>,
     channels: Vec<&'a str>,
     due: Vec<chrono::DateTime<chrono::Utc>>,
+}
+
+/// The trace context of the lead's plan for `campaign` (or, without one,
+/// of its latest plan): what an interaction reported about the lead
+/// continues. `None` when the lead has no plan or the plan kept no trace.
+pub async fn traceparent(
+    db: impl sqlx::PgExecutor<'_>,
+    workspace: Uuid,
+    lead: Uuid,
+    campaign: Option<Uuid>,
+) -> Result<Option<String>, sqlx::Error> {
+    let found: Option<Option<String>> = sqlx::query_scalar(
+        "SELECT traceparent FROM outreach_plans \
+         WHERE workspace_id = $1 AND lead_id = $2 AND ($3::uuid IS NULL OR campaign_id = $3) \
+         ORDER BY created_at DESC LIMIT 1",
+    )
+    .bind(workspace)
+    .bind(lead)
+    .bind(campaign)
+    .fetch_optional(db)
+    .await?;
+    Ok(found.flatten())
 }
 
 /// Ends the active plans of a lead (of one campaign, or all of them) and

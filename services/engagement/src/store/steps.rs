@@ -39,6 +39,8 @@ pub struct ClaimedStep {
     pub correlation_id: String,
     /// The plan's ladder.
     pub ladder: Vec<PlannedStep>,
+    /// The plan's W3C trace context: the step's send continues it.
+    pub traceparent: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -56,6 +58,7 @@ struct Row {
     attempts: i32,
     correlation_id: String,
     steps: Json<Vec<PlannedStep>>,
+    traceparent: Option<String>,
 }
 
 impl TryFrom<Row> for ClaimedStep {
@@ -78,6 +81,7 @@ impl TryFrom<Row> for ClaimedStep {
             attempts: r.attempts,
             correlation_id: r.correlation_id,
             ladder: r.steps.0,
+            traceparent: r.traceparent,
         })
     }
 }
@@ -110,7 +114,7 @@ pub async fn claim(
             updated_at = now() \
          FROM due, outreach_plans p WHERE s.id = due.id AND p.id = s.plan_id \
          RETURNING s.id, s.seq, s.plan_id, s.workspace_id, s.lead_id, s.campaign_id, p.variant_id, \
-            s.step_index, s.channel, s.due_at, s.attempts, p.correlation_id, p.steps",
+            s.step_index, s.channel, s.due_at, s.attempts, p.correlation_id, p.steps, p.traceparent",
     )
     .bind(now)
     .bind(lease_until)

@@ -183,6 +183,8 @@ async fn create_batch(
     ValidJson(batch): ValidJson<BatchRequest>,
 ) -> Result<Json<BatchResponse>, ApiError> {
     let correlation_id = correlation_header(&headers)?;
+    // A batch's leads are spans of the request's trace (one trace per batch).
+    let traceparent = suite_bus::current_traceparent();
     let mut results: Vec<BatchItem> = Vec::with_capacity(batch.leads.len());
     let mut items = Vec::new();
     let mut positions = Vec::new();
@@ -196,7 +198,7 @@ async fn create_batch(
                 items.push(WriteItem {
                     lead,
                     correlation_id: correlation_id.clone(),
-                    traceparent: None,
+                    traceparent: traceparent.clone(),
                 });
                 results.push(BatchItem {
                     index,
