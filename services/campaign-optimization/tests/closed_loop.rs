@@ -102,18 +102,7 @@ async fn closed_loop_moves_traffic_to_the_better_variant_and_pauses_on_budget() 
     let logs = std::env::temp_dir().join(format!("closed-loop-{}", env.id));
     std::fs::create_dir_all(&logs).unwrap();
     let mut triage = start_service(&env, "lead-triage", &logs, &[]).await;
-    let mut engagement = start_service(
-        &env,
-        "engagement",
-        &logs,
-        &[
-            ("SUITE__ENGAGEMENT__QUIET_START", "00:00"),
-            ("SUITE__ENGAGEMENT__QUIET_END", "00:00"),
-            ("SUITE__ENGAGEMENT__QUIET_WEEKENDS", "false"),
-            ("SUITE__ENGAGEMENT__SCHEDULER_POLL_MS", "100"),
-        ],
-    )
-    .await;
+    let mut engagement = start_service(&env, "engagement", &logs, &processes::SEND_NOW).await;
     let mut optimizer = start_service(&env, "campaign-optimization", &logs, &[]).await;
     for p in [&mut triage, &mut engagement, &mut optimizer] {
         p.wait_ready(Duration::from_secs(90)).await.expect("ready");

@@ -68,12 +68,7 @@ async fn a_lead_is_one_trace_across_the_three_services() {
     ];
     let mut triage = start_service(&env, "lead-triage", &logs, &export).await;
     let mut engagement_vars = export.to_vec();
-    engagement_vars.extend([
-        ("SUITE__ENGAGEMENT__QUIET_START", "00:00"),
-        ("SUITE__ENGAGEMENT__QUIET_END", "00:00"),
-        ("SUITE__ENGAGEMENT__QUIET_WEEKENDS", "false"),
-        ("SUITE__ENGAGEMENT__SCHEDULER_POLL_MS", "100"),
-    ]);
+    engagement_vars.extend(processes::SEND_NOW);
     let mut engagement = start_service(&env, "engagement", &logs, &engagement_vars).await;
     let mut optimizer = start_service(&env, "campaign-optimization", &logs, &export).await;
     for p in [&mut triage, &mut engagement, &mut optimizer] {

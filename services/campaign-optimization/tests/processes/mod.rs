@@ -9,6 +9,15 @@ use suite_http::Scope;
 use suite_testkit::process::ServiceProcess;
 use suite_testkit::TestEnv;
 
+/// Engagement settings for tests: no quiet hours, the scheduler polling
+/// every 100 ms, so a due step is sent at once.
+pub const SEND_NOW: [(&str, &str); 4] = [
+    ("SUITE__ENGAGEMENT__QUIET_START", "00:00"),
+    ("SUITE__ENGAGEMENT__QUIET_END", "00:00"),
+    ("SUITE__ENGAGEMENT__QUIET_WEEKENDS", "false"),
+    ("SUITE__ENGAGEMENT__SCHEDULER_POLL_MS", "100"),
+];
+
 /// Creates every topic of the suite and its dead-letter topic in `env`.
 pub async fn create_topics(env: &TestEnv) {
     let names: Vec<String> = topics::ALL
