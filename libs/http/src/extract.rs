@@ -104,7 +104,23 @@ fn is_json(value: Option<&header::HeaderValue>) -> bool {
 /// Deserializes an already parsed JSON value (e.g. one item of a batch),
 /// mapping errors to 422 with pointers under `prefix`.
 pub fn from_value<T: DeserializeOwned>(
-    value: serde_json::Value,
+    mut value: serde_json::Value,
+    prefix: &str,
+) -> Result<T, Vec<FieldError>> {
+    if let Err(ApiError::Validation(errors)) = check_nul(&value, prefix) {
+        return Err(errors);
+    }
+    match from_value_ref(&value, prefix) {
+        Err(errors) if integral_float_refused(&errors) => {
+            integral_floats_to_integers(&mut value);
+            from_value_ref(&value, prefix)
+        }
+        parsed => parsed,
+    }
+}
+
+fn from_value_ref<T: DeserializeOwned>(
+    value: &serde_json::Value,
     prefix: &str,
 ) -> Result<T, Vec<FieldError>> {
     serde_path_to_error::deserialize(value).map_err(|err| {
@@ -118,13 +134,101 @@ pub fn from_value<T: DeserializeOwned>(
     })
 }
 
-/// Parses JSON, mapping errors to 400 (syntax, UTF-8) or 422 (shape) with a field pointer.
+/// Refuses a body with U+0000 in any string or key: Postgres can store it in
+/// neither `text` nor `jsonb`, so it is bad input (422), not a server error.
+/// The escape is looked for first, so a body without it costs one scan.
+fn refuse_nul(bytes: &[u8]) -> Result<(), ApiError> {
+    let escape = b"\\u0000";
+    if !bytes.windows(escape.len()).any(|w| w == escape) {
+        return Ok(());
+    }
+    match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Ok(value) => check_nul(&value, ""),
+        // Not JSON: the parse that follows says why.
+        Err(_) => Ok(()),
+    }
+}
+
+/// Refuses U+0000 anywhere in `value`'s strings or keys, naming where.
+pub fn check_nul(value: &serde_json::Value, pointer: &str) -> Result<(), ApiError> {
+    use serde_json::Value;
+    let refuse = |at: String| Err(ApiError::invalid(at, NUL_MESSAGE));
+    match value {
+        Value::String(s) if s.contains('\0') => refuse(pointer.to_owned()),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, v)| check_nul(v, &format!("{pointer}/{i}"))),
+        Value::Object(map) => map.iter().try_for_each(|(k, v)| {
+            let at = format!("{pointer}/{}", k.replace('~', "~0").replace('/', "~1"));
+            if k.contains('\0') {
+                refuse(at)
+            } else {
+                check_nul(v, &at)
+            }
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// What a field with U+0000 is told.
+const NUL_MESSAGE: &str = "must not contain the character U+0000";
+
+/// Whether an integer field was given a number written with a fraction
+/// (`7.0`): JSON Schema calls that an integer, so it is retried as one.
+fn integral_float_refused(errors: &[FieldError]) -> bool {
+    errors
+        .iter()
+        .any(|e| e.detail.starts_with("invalid type: floating point"))
+}
+
+/// Rewrites every number with a zero fraction (`7.0`) as an integer (`7`).
+fn integral_floats_to_integers(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) => {
+            if let Some(f) = n.as_f64().filter(|_| n.is_f64()) {
+                // `as` saturates; the range check keeps only exact integers.
+                if f.fract() == 0.0 && f.abs() < 9.0e15 {
+                    *n = serde_json::Number::from(f as i64);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_floats_to_integers),
+        Value::Object(map) => map.values_mut().for_each(integral_floats_to_integers),
+        _ => {}
+    }
+}
+
+/// Parses JSON, mapping errors to 400 (syntax, UTF-8) or 422 (shape) with a
+/// field pointer. A number with a zero fraction (`7.0`) is accepted where an
+/// integer is expected, as JSON Schema (and so the OpenAPI documents) allow.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    refuse_nul(bytes)?;
+    match parse_typed(bytes) {
+        Err(ApiError::Validation(errors)) if integral_float_refused(&errors) => {
+            let mut value: serde_json::Value = serde_json::from_slice(bytes)
+                .map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))?;
+            integral_floats_to_integers(&mut value);
+            from_value_ref(&value, "").map_err(ApiError::Validation)
+        }
+        parsed => parsed,
+    }
+}
+
+fn parse_typed<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if let Err(err) = std::str::from_utf8(bytes) {
         return Err(ApiError::BadRequest(format!(
             "the body is not valid UTF-8 (byte {})",
             err.valid_up_to()
         )));
+    }
+    // Every body is a JSON object; serde would also read a struct from an
+    // array of its fields in order, which no document allows.
+    if let Some(first) = bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        if *first == b'[' {
+            return Err(ApiError::invalid("", "the body must be a JSON object"));
+        }
     }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut *de).map_err(|err| {
@@ -174,6 +278,49 @@ fn missing_field(message: &str) -> Option<&str> {
     message.strip_prefix("missing field `")?.split('`').next()
 }
 
+/// For `#[serde(deserialize_with = "suite_http::extract::object")]` on a
+/// nested struct: it must be written as a JSON object (serde alone would also
+/// read it from an array of its fields in order, which no document allows).
+pub fn object<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: DeserializeOwned,
+{
+    use serde::Deserialize as _;
+    let map = serde_json::Map::<String, serde_json::Value>::deserialize(deserializer)?;
+    nested(map)
+}
+
+/// Like [`object`], for an optional nested struct (`null` or absent is `None`;
+/// needs `#[serde(default)]` too).
+pub fn optional_object<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: DeserializeOwned,
+{
+    use serde::Deserialize as _;
+    Option::<serde_json::Map<String, serde_json::Value>>::deserialize(deserializer)?
+        .map(nested)
+        .transpose()
+}
+
+fn nested<E: serde::de::Error, T: DeserializeOwned>(
+    map: serde_json::Map<String, serde_json::Value>,
+) -> Result<T, E> {
+    // The same rules as a body: integral floats are integers (retried).
+    from_value(serde_json::Value::Object(map), "").map_err(|errors| {
+        let detail = errors
+            .into_iter()
+            .map(|e| match e.pointer.as_str() {
+                "" => e.detail,
+                pointer => format!("at {pointer}: {}", e.detail),
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        E::custom(detail)
+    })
+}
+
 /// Path parameters; a value of the wrong type is a 404 (no such resource) rather than a 500.
 #[derive(Debug, Clone)]
 pub struct ApiPath<T>(pub T);
@@ -198,6 +345,11 @@ impl<S: Send + Sync, T: DeserializeOwned + Validate + Send> FromRequestParts<S> 
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or("");
+        for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+            if value.contains('\0') || name.contains('\0') {
+                return Err(ApiError::invalid(format!("?{name}"), NUL_MESSAGE));
+            }
+        }
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         let value: T = serde_path_to_error::deserialize(de).map_err(|err| {
             let name = err.path().to_string();
@@ -207,5 +359,96 @@ impl<S: Send + Sync, T: DeserializeOwned + Validate + Send> FromRequestParts<S> 
         })?;
         value.validate().map_err(ApiError::Validation)?;
         Ok(Self(value))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize, PartialEq)]
+    struct Wrapper {
+        #[serde(deserialize_with = "object")]
+        inner: Counted,
+        #[serde(default, deserialize_with = "optional_object")]
+        maybe: Option<Counted>,
+    }
+
+    #[test]
+    fn a_nul_character_is_refused_wherever_it_is() {
+        for (body, pointer) in [
+            (
+                &br#"{"inner": {"n": 1, "ratio": 1}, "note": "a\u0000b"}"#[..],
+                "/note",
+            ),
+            (
+                br#"{"inner": {"n": 1, "ratio": 1}, "x": [{"k\u0000": 1}]}"#,
+                "/x/0/k\u{0}",
+            ),
+        ] {
+            let Err(ApiError::Validation(errors)) = parse_json::<serde_json::Value>(body) else {
+                panic!("accepted {}", String::from_utf8_lossy(body));
+            };
+            assert_eq!(errors[0].pointer, pointer);
+        }
+        // An escaped backslash before `u0000` is text, not the character.
+        let text: serde_json::Value = parse_json(br#"{"note": "\\u0000"}"#).unwrap();
+        assert_eq!(text["note"], "\\u0000");
+        let errors =
+            from_value::<serde_json::Value>(serde_json::json!({"a": "\u{0}"}), "/b/1").unwrap_err();
+        assert_eq!(errors[0].pointer, "/b/1/a");
+    }
+
+    #[test]
+    fn structs_are_objects_never_arrays() {
+        let parsed: Wrapper =
+            parse_json(br#"{"inner": {"n": 1, "ratio": 1}, "maybe": null}"#).unwrap();
+        assert_eq!(parsed.inner.n, 1);
+        assert_eq!(parsed.maybe, None);
+        for body in [
+            &br#"[{"n": 1, "ratio": 1}]"#[..],
+            br#" [1, 1]"#,
+            br#"{"inner": [1, 1.5]}"#,
+            br#"{"inner": {"n": 1, "ratio": 1}, "maybe": [2, 2]}"#,
+        ] {
+            assert!(
+                matches!(parse_json::<Wrapper>(body), Err(ApiError::Validation(_))),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+
+    #[derive(Debug, serde::Deserialize, PartialEq)]
+    struct Counted {
+        n: i32,
+        ratio: f64,
+        #[serde(default)]
+        items: Vec<Counted>,
+    }
+
+    #[test]
+    fn an_integer_written_with_a_zero_fraction_is_an_integer() {
+        let parsed: Counted =
+            parse_json(br#"{"n": 7.0, "ratio": 2.0, "items": [{"n": -3.0, "ratio": 0.5}]}"#)
+                .unwrap();
+        assert_eq!(parsed.n, 7);
+        assert_eq!(parsed.ratio, 2.0);
+        assert_eq!(parsed.items[0].n, -3);
+        let batch: Counted =
+            from_value(serde_json::json!({"n": 1e3, "ratio": 1}), "/leads/0").unwrap();
+        assert_eq!(batch.n, 1000);
+    }
+
+    #[test]
+    fn a_fraction_is_still_refused_where_an_integer_is_expected() {
+        let Err(ApiError::Validation(errors)) = parse_json::<Counted>(br#"{"n": 7.5, "ratio": 1}"#)
+        else {
+            panic!("7.5 accepted as an integer");
+        };
+        assert_eq!(errors[0].pointer, "/n");
+        let errors =
+            from_value::<Counted>(serde_json::json!({"n": 2.5, "ratio": 1}), "/x").unwrap_err();
+        assert_eq!(errors[0].pointer, "/x/n");
     }
 }

@@ -8,6 +8,7 @@ pub mod cursor;
 pub mod extract;
 pub mod health;
 pub mod middleware;
+pub mod openapi;
 pub mod problem;
 pub mod rate_limit;
 pub mod tenancy;

@@ -15,7 +15,7 @@ use crate::extract::{ApiPath, FieldError, ValidJson, Validate};
 use crate::problem::ApiError;
 
 /// A workspace as shown to its members.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Workspace {
     /// Workspace id.
     pub id: Uuid,
@@ -26,7 +26,7 @@ pub struct Workspace {
 }
 
 /// A key's metadata (never its secret).
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct ApiKeyInfo {
     /// Key id.
     pub id: Uuid,
@@ -45,7 +45,7 @@ pub struct ApiKeyInfo {
 }
 
 /// A freshly created key: the only time its secret is shown.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CreatedKey {
     /// The key's metadata.
     #[serde(flatten)]
@@ -111,14 +111,21 @@ pub fn router(state: TenancyState) -> Router {
         .with_state(state)
 }
 
-async fn own_workspace(
+/// The caller's own workspace.
+#[utoipa::path(get, path = "/v1/workspace", tag = "tenancy", operation_id = "own_workspace",
+    responses((status = 200, body = Workspace), (status = 404, description = "The workspace was deleted")))]
+pub(crate) async fn own_workspace(
     State(state): State<TenancyState>,
     principal: Principal,
 ) -> Result<Json<Workspace>, ApiError> {
     fetch_workspace(&state.pool, principal.workspace_id).await
 }
 
-async fn workspace_by_id(
+/// A workspace by id: only the caller's own (403 for another's).
+#[utoipa::path(get, path = "/v1/workspaces/{id}", tag = "tenancy", operation_id = "workspace_by_id",
+    params(("id" = Uuid, Path, description = "Workspace id")),
+    responses((status = 200, body = Workspace), (status = 403, description = "Another workspace")))]
+pub(crate) async fn workspace_by_id(
     State(state): State<TenancyState>,
     principal: Principal,
     ApiPath(id): ApiPath<Uuid>,
@@ -149,22 +156,29 @@ async fn fetch_workspace(pool: &PgPool, id: Uuid) -> Result<Json<Workspace>, Api
 }
 
 /// Body of `POST /v1/api-keys`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewKey {
-    /// Display name.
+    /// Display name: 1 to 200 characters, not only white space.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\x00]*[^\\x00\\t\\n\\x0b\\x0c\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\x00]*$"
+    )]
     pub name: String,
-    /// Scopes to grant (at most the caller's).
+    /// Scopes to grant.
+    #[schema(min_items = 1)]
     pub scopes: Vec<Scope>,
-    /// Optional per-key rate limit.
+    /// Optional per-key rate limit, requests per second.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 2147483647)]
     pub rate_limit_per_sec: Option<i32>,
 }
 
 impl Validate for NewKey {
     fn validate(&self) -> Result<(), Vec<FieldError>> {
         let mut errors = Vec::new();
-        if self.name.trim().is_empty() || self.name.len() > 200 {
+        if self.name.trim().is_empty() || self.name.chars().count() > 200 {
             errors.push(FieldError::new("/name", "must be 1 to 200 characters"));
         }
         if self.scopes.is_empty() {
@@ -181,7 +195,10 @@ impl Validate for NewKey {
     }
 }
 
-async fn create_key(
+/// Create an API key in the caller's workspace (needs `admin`); the secret is shown once.
+#[utoipa::path(post, path = "/v1/api-keys", tag = "tenancy", operation_id = "create_key", request_body = NewKey,
+    responses((status = 201, body = CreatedKey, description = "Created; `key` is shown only now")))]
+pub(crate) async fn create_key(
     State(state): State<TenancyState>,
     principal: Principal,
     ValidJson(body): ValidJson<NewKey>,
@@ -198,7 +215,10 @@ async fn create_key(
     Ok((StatusCode::CREATED, Json(created)))
 }
 
-async fn list_keys(
+/// The workspace's API keys, revoked ones included (needs `admin`; never their secrets).
+#[utoipa::path(get, path = "/v1/api-keys", tag = "tenancy", operation_id = "list_keys",
+    responses((status = 200, body = Vec<ApiKeyInfo>), (status = 403, description = "The key lacks `admin`")))]
+pub(crate) async fn list_keys(
     State(state): State<TenancyState>,
     principal: Principal,
 ) -> Result<Json<Vec<ApiKeyInfo>>, ApiError> {
@@ -213,7 +233,11 @@ async fn list_keys(
     Ok(Json(keys))
 }
 
-async fn revoke_key(
+/// Revoke an API key (needs `admin`); effective on every instance within the key cache's TTL.
+#[utoipa::path(delete, path = "/v1/api-keys/{id}", tag = "tenancy", operation_id = "revoke_key",
+    params(("id" = Uuid, Path, description = "Key id")),
+    responses((status = 204, description = "Revoked (or already revoked)")))]
+pub(crate) async fn revoke_key(
     State(state): State<TenancyState>,
     principal: Principal,
     ApiPath(id): ApiPath<Uuid>,

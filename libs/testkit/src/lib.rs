@@ -20,6 +20,7 @@ use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
 use suite_bus::TopicSpec;
 use suite_config::Settings;
 
+pub mod contract;
 pub mod kafka;
 pub mod otlp;
 pub mod process;

@@ -22,16 +22,21 @@ pub struct MemoryEntry {
     /// When it happened.
     pub at: DateTime<Utc>,
     /// `message` (sent by us) or the interaction kind (`clicked`, …).
+    #[schema(schema_with = crate::api::schemas::memory_kind)]
     pub kind: String,
     /// Channel.
+    #[schema(value_type = crate::api::schemas::ChannelName)]
     pub channel: String,
-    /// Campaign, when known.
+    /// Campaign, when known (else null).
+    #[schema(required = true)]
     pub campaign_id: Option<Uuid>,
-    /// Subject of a message.
+    /// Subject of a message (absent when it has none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
     pub subject: Option<String>,
-    /// The start of a message's body.
+    /// The start of a message's body (absent for an interaction).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
     pub excerpt: Option<String>,
 }
 

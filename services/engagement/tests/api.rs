@@ -242,3 +242,59 @@ async fn context_and_conversation_return_what_happened_to_the_lead_only() {
         assert!(doc["paths"][path].is_object(), "{path} documented");
     }
 }
+
+#[tokio::test]
+async fn times_in_the_future_are_taken_as_now_and_past_ones_are_kept() {
+    let env = env().await;
+    let lead = env.lead(json!({"email": true}), Some("UTC")).await;
+    let settings = settings(&env);
+    let app = spawn(env, settings).await;
+    let before = chrono::Utc::now();
+
+    let future = app
+        .post(
+            "/v1/interactions",
+            &json!({"lead_id": lead, "kind": "opened", "channel": "email",
+                    "provider_event_id": "evt-future", "occurred_at": "2099-01-01T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(future.status(), 201);
+    let future: Value = future.json().await.unwrap();
+    let at: chrono::DateTime<chrono::Utc> =
+        future["occurred_at"].as_str().unwrap().parse().unwrap();
+    assert!(
+        at >= before && at <= chrono::Utc::now(),
+        "taken as now: {at}"
+    );
+
+    let old = app
+        .post(
+            "/v1/interactions",
+            &json!({"lead_id": lead, "kind": "delivered", "channel": "email",
+                    "provider_event_id": "evt-old", "occurred_at": "2001-01-01T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(old.status(), 201);
+    let old: Value = old.json().await.unwrap();
+    assert_eq!(old["occurred_at"], "2001-01-01T00:00:00Z");
+
+    let consent = app
+        .post(
+            "/v1/consent",
+            &json!({"lead_id": lead, "channel": "sms", "status": "granted", "source": " form ",
+                    "legal_basis": "consent", "recorded_at": "2099-01-01T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(consent.status(), 201);
+    let consent: Value = consent.json().await.unwrap();
+    let at: chrono::DateTime<chrono::Utc> =
+        consent["recorded_at"].as_str().unwrap().parse().unwrap();
+    assert!(
+        at >= before && at <= chrono::Utc::now(),
+        "taken as now: {at}"
+    );
+    assert_eq!(consent["source"], "form", "stored trimmed");
+    let view = app.get_json(&format!("/v1/consent?lead_id={lead}")).await;
+    assert_eq!(view["current"]["sms"]["status"], "granted");
+    assert_eq!(view["history"][0]["id"], consent["id"]);
+}

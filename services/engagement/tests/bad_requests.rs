@@ -126,15 +126,15 @@ fn cases(lead: Uuid, foreign_lead: Uuid) -> Vec<Case> {
             422,
         ),
         json_case(
-            "timestamp in the future",
+            "provider event id with a space",
             "/v1/interactions",
-            interaction(json!({"occurred_at": "2099-01-01T00:00:00Z"})),
+            interaction(json!({"provider_event_id": "evt 1"})),
             422,
         ),
         json_case(
-            "timestamp too old",
+            "send and campaign both given",
             "/v1/interactions",
-            interaction(json!({"occurred_at": "2001-01-01T00:00:00Z"})),
+            interaction(json!({"send_id": Uuid::now_v7(), "campaign_id": Uuid::now_v7()})),
             422,
         ),
         json_case(
@@ -228,9 +228,15 @@ fn cases(lead: Uuid, foreign_lead: Uuid) -> Vec<Case> {
             422,
         ),
         json_case(
-            "consent dated in the future",
+            "consent source too long",
             "/v1/consent",
-            consent(json!({"recorded_at": "2099-01-01T00:00:00Z"})),
+            consent(json!({"source": "s".repeat(101)})),
+            422,
+        ),
+        json_case(
+            "consent channel unknown",
+            "/v1/consent",
+            consent(json!({"channel": "fax"})),
             422,
         ),
         json_case(

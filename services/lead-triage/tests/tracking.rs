@@ -115,6 +115,44 @@ async fn track_raises_the_score_with_decay_and_emits_on_category_change() {
 }
 
 #[tokio::test]
+async fn an_event_dated_in_the_future_counts_as_happening_now() {
+    let t = spawn().await;
+    let lead: serde_json::Value = t
+        .post("/v1/leads", &warm_lead("c@initech.com"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = lead["id"].as_str().unwrap();
+    let (base, _) = score_of(&t, id).await;
+    let before = chrono::Utc::now();
+    let resp = t
+        .post(
+            "/v1/track",
+            &serde_json::json!({"message_id": "m-future", "lead_id": id,
+                "event": "Trial Started", "timestamp": "2099-01-01T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["results"][0]["status"], "applied");
+    let gain = score_of(&t, id).await.0 - base;
+    assert!(
+        (14..=15).contains(&gain),
+        "counts like a fresh event (15), not more: {gain}"
+    );
+    let at: chrono::DateTime<chrono::Utc> =
+        sqlx::query_scalar("SELECT occurred_at FROM lead_events WHERE message_id = 'm-future'")
+            .fetch_one(&t.env.db)
+            .await
+            .unwrap();
+    assert!(
+        at >= before - chrono::Duration::seconds(1) && at <= chrono::Utc::now(),
+        "recorded as now: {at}"
+    );
+}
+
+#[tokio::test]
 async fn identify_updates_traits_and_rescores() {
     let t = spawn().await;
     let lead: serde_json::Value = t

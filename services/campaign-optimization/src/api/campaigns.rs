@@ -11,7 +11,8 @@ use suite_http::{cursor, ApiError, ApiPath, ApiQuery, FieldError, Principal, Val
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::campaign::validate::{check, Definition};
+use crate::campaign::schema;
+use crate::campaign::validate::{check, check_patch, Definition};
 use crate::campaign::{CampaignPatch, CreateCampaign};
 use crate::consumer::publish_current;
 use crate::optimizer::decide;
@@ -58,7 +59,11 @@ impl Validate for CreateCampaign {
     }
 }
 
-impl Validate for CampaignPatch {}
+impl Validate for CampaignPatch {
+    fn validate(&self) -> Result<(), Vec<FieldError>> {
+        check_patch(self)
+    }
+}
 
 fn definition_of(view: &CampaignView) -> Definition<'_> {
     Definition {
@@ -102,7 +107,8 @@ fn created(view: CampaignView) -> Response {
 /// Create a campaign; it starts `active` with uniform shares, which are
 /// published on `campaigns.allocations`.
 #[utoipa::path(post, path = "/v1/campaigns", tag = "campaigns", request_body = CreateCampaign,
-    responses((status = 201, body = CampaignView, description = "Created"),
+    responses((status = 201, body = CampaignView, description = "Created",
+                headers(("Location" = String, description = "`/v1/campaigns/{id}` of the new campaign"))),
               (status = 422, description = "Invalid campaign (every problem listed with its field path)")))]
 async fn create(
     State(state): State<AppState>,
@@ -186,30 +192,26 @@ pub async fn load(
 
 /// Query of `GET /v1/campaigns`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
-    /// Only campaigns with this status: `active`, `paused` or `archived`.
-    pub status: Option<String>,
+    /// Only campaigns with this status.
+    #[param(schema_with = schema::status)]
+    pub status: Option<CampaignStatus>,
     /// Page size, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200, nullable = false)]
     pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
+    /// `next_cursor` of the previous page; a cursor this API did not issue is refused with 400.
+    #[param(nullable = false)]
     pub cursor: Option<String>,
 }
 
 impl Validate for ListQuery {
     fn validate(&self) -> Result<(), Vec<FieldError>> {
-        let mut errors = Vec::new();
         if self.limit.is_some_and(|l| !(1..=200).contains(&l)) {
-            errors.push(FieldError::new("?limit", "must be between 1 and 200"));
+            return Err(vec![FieldError::new("?limit", "must be between 1 and 200")]);
         }
-        if let Some(Err(e)) = self.status.as_deref().map(str::parse::<CampaignStatus>) {
-            errors.push(FieldError::new("?status", e.to_string()));
-        }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
-        }
+        Ok(())
     }
 }
 
@@ -218,13 +220,13 @@ impl Validate for ListQuery {
 pub struct CampaignPage {
     /// Campaigns, newest first.
     pub data: Vec<CampaignView>,
-    /// Pass as `cursor` for the next page; absent on the last page.
+    /// Pass as `cursor` for the next page; null on the last page.
     pub next_cursor: Option<String>,
 }
 
 /// List the workspace's campaigns, newest first, from a read replica.
 #[utoipa::path(get, path = "/v1/campaigns", tag = "campaigns", params(ListQuery),
-    responses((status = 200, body = CampaignPage), (status = 400, description = "Bad cursor"),
+    responses((status = 200, body = CampaignPage), (status = 400, description = "A `cursor` this API did not issue"),
               (status = 422, description = "Bad status or limit")))]
 async fn list(
     State(state): State<AppState>,
@@ -232,12 +234,7 @@ async fn list(
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<CampaignPage>, ApiError> {
     let after: Option<Position> = query.cursor.as_deref().map(cursor::decode).transpose()?;
-    let status = query
-        .status
-        .as_deref()
-        .map(str::parse::<CampaignStatus>)
-        .transpose()
-        .map_err(|e| ApiError::invalid("?status", e.to_string()))?;
+    let status = query.status;
     let limit = query.limit.unwrap_or(50);
     let pool = state.platform.db.read(Some(&principal.client_id())).await;
     let (data, more) =
@@ -366,7 +363,8 @@ enum Action {
 
 /// Pause a campaign: engagement plans no new sends for it. Pausing a paused campaign changes nothing.
 #[utoipa::path(post, path = "/v1/campaigns/{id}/pause", tag = "campaigns", params(("id" = Uuid, Path)),
-    responses((status = 200, body = CampaignView), (status = 404), (status = 409, description = "Archived")))]
+    responses((status = 200, body = CampaignView), (status = 403, description = "The API key lacks the `write` scope"),
+              (status = 404), (status = 409, description = "Archived")))]
 async fn pause(
     State(state): State<AppState>,
     principal: Principal,
@@ -377,7 +375,8 @@ async fn pause(
 
 /// Resume a paused campaign. Refused (409) while the day's budget is spent.
 #[utoipa::path(post, path = "/v1/campaigns/{id}/resume", tag = "campaigns", params(("id" = Uuid, Path)),
-    responses((status = 200, body = CampaignView), (status = 404), (status = 409, description = "Archived, or the day's budget is spent")))]
+    responses((status = 200, body = CampaignView), (status = 403, description = "The API key lacks the `write` scope"),
+              (status = 404), (status = 409, description = "Archived, or the day's budget is spent")))]
 async fn resume(
     State(state): State<AppState>,
     principal: Principal,
@@ -388,7 +387,8 @@ async fn resume(
 
 /// Archive a campaign: final; it gets no sends and cannot change or resume.
 #[utoipa::path(post, path = "/v1/campaigns/{id}/archive", tag = "campaigns", params(("id" = Uuid, Path)),
-    responses((status = 200, body = CampaignView), (status = 404)))]
+    responses((status = 200, body = CampaignView), (status = 403, description = "The API key lacks the `write` scope"),
+              (status = 404)))]
 async fn archive(
     State(state): State<AppState>,
     principal: Principal,

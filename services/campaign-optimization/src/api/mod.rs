@@ -3,11 +3,9 @@
 pub mod campaigns;
 pub mod performance;
 
-use axum::routing::get;
-use axum::{Json, Router};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use axum::Router;
+use utoipa::openapi::RefOr;
 use utoipa::{Modify, OpenApi};
-use utoipa_scalar::{Scalar, Servable};
 
 use crate::state::AppState;
 
@@ -19,11 +17,10 @@ pub fn router(state: AppState) -> axum::Router {
         .with_state(state)
 }
 
-/// `GET /openapi.json` and the browsable reference at `/docs` (no auth).
+/// `GET /openapi.json` and the browsable reference at `/docs` (no auth), with
+/// the routes and status codes every service shares.
 pub fn docs_router() -> axum::Router {
-    Router::new()
-        .route("/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
-        .merge(Scalar::with_url("/docs", ApiDoc::openapi()))
+    suite_http::openapi::docs_router(ApiDoc::openapi())
 }
 
 /// The OpenAPI 3.1 document of this service.
@@ -41,22 +38,53 @@ pub fn docs_router() -> axum::Router {
         crate::campaign::TextContent, crate::store::campaigns::CampaignView, crate::store::campaigns::VariantView,
         campaigns::CampaignPage, performance::PerformanceReport, performance::VariantPerformance,
         performance::Totals, performance::Interval, crate::store::allocations::StoredAllocation,
-        suite_http::FieldError,
+        crate::store::allocations::ShareView,
     )),
-    modifiers(&BearerAuth),
+    modifiers(&CreatedLinks),
     security(("api_key" = [])),
     tags((name = "campaigns"), (name = "performance")),
 )]
 pub struct ApiDoc;
 
-struct BearerAuth;
+/// The operations a created campaign's `id` leads to, as OpenAPI links of
+/// the 201 of `POST /v1/campaigns` (clients and fuzzers follow them).
+///
+/// Written as raw JSON because utoipa 5's `Link` serializes its fields in
+/// snake case (`operation_id`), which OpenAPI does not know.
+struct CreatedLinks;
 
-impl Modify for BearerAuth {
+impl Modify for CreatedLinks {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "api_key",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-        );
+        let created = openapi
+            .paths
+            .paths
+            .get_mut("/v1/campaigns")
+            .and_then(|item| item.post.as_mut())
+            .and_then(|op| op.responses.responses.get_mut("201"));
+        let Some(RefOr::T(created)) = created else {
+            return;
+        };
+        let links: serde_json::Map<String, serde_json::Value> = [
+            ("get", "get_one"),
+            ("update", "update"),
+            ("pause", "pause"),
+            ("resume", "resume"),
+            ("archive", "archive"),
+            ("performance", "report"),
+            ("allocation", "allocation"),
+        ]
+        .into_iter()
+        .map(|(name, operation)| {
+            let link = serde_json::json!({
+                "operationId": operation,
+                "parameters": {"id": "$response.body#/id"},
+            });
+            (name.to_owned(), link)
+        })
+        .collect();
+        created
+            .extensions
+            .get_or_insert_with(Default::default)
+            .insert("links".to_owned(), links.into());
     }
 }

@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::campaigns::load;
 use crate::allocation::{prob_best, VariantStats};
+use crate::campaign::schema;
 use crate::optimizer::decide;
 use crate::state::{cache_key, AppState};
 use crate::store::allocations::{self, StoredAllocation};
@@ -54,7 +55,7 @@ pub struct VariantPerformance {
     pub credible_interval_95: Interval,
     /// Probability of having the highest rate (Monte Carlo, seeded by the counts).
     pub prob_best: f64,
-    /// Current share of new sends (latest published allocation), if any.
+    /// Current share of new sends (latest published allocation); null without one.
     pub allocation: Option<f64>,
     /// Spend in micros.
     pub spend_micros: i64,
@@ -83,14 +84,14 @@ pub struct PerformanceReport {
     /// The campaign.
     pub campaign_id: Uuid,
     /// Its status.
-    #[schema(value_type = String)]
+    #[schema(schema_with = schema::status)]
     pub status: CampaignStatus,
     /// Its objective.
-    #[schema(value_type = String)]
+    #[schema(schema_with = schema::objective)]
     pub objective: Objective,
-    /// When the summary behind the counts was refreshed (absent before the first refresh).
+    /// When the summary behind the counts was refreshed (null before the first refresh).
     pub as_of: Option<DateTime<Utc>>,
-    /// Sequence of the allocation behind `allocation`.
+    /// Sequence of the allocation behind `allocation` (null before the first).
     pub allocation_sequence: Option<i64>,
     /// Posterior draws behind `prob_best`.
     pub prob_best_draws: u32,

@@ -4,6 +4,7 @@
 //! variants, the create and update bodies); [`validate`] checks them and
 //! reports every problem with its JSON Pointer.
 
+pub mod schema;
 pub mod spec;
 pub mod validate;
 

@@ -6,16 +6,19 @@ use serde::{Deserialize, Serialize};
 use suite_domain::{Category, Channel, Objective};
 use utoipa::ToSchema;
 
+use super::schema;
+
 /// One step of a campaign's channel ladder; `delay_secs` counts from the
 /// start of the lead's sequence (not from the previous step).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LadderStep {
     /// `phone`, `sms` or `email`.
-    #[schema(value_type = String, example = "email")]
+    #[schema(schema_with = schema::channel, example = "email")]
     pub channel: Channel,
-    /// Seconds from the start of the sequence until the step is due (0 to 90 days).
+    /// Seconds from the start of the sequence until the step is due (0 to 90 days, default 0).
     #[serde(default)]
+    #[schema(schema_with = schema::delay_secs)]
     pub delay_secs: u64,
 }
 
@@ -24,8 +27,10 @@ pub struct LadderStep {
 #[serde(deny_unknown_fields)]
 pub struct EmailContent {
     /// Subject line (minijinja template over the lead's fields).
+    #[schema(schema_with = schema::template)]
     pub subject: String,
     /// Plain-text body (minijinja template over the lead's fields).
+    #[schema(schema_with = schema::template)]
     pub body: String,
 }
 
@@ -34,6 +39,7 @@ pub struct EmailContent {
 #[serde(deny_unknown_fields)]
 pub struct TextContent {
     /// Body (minijinja template over the lead's fields).
+    #[schema(schema_with = schema::template)]
     pub body: String,
 }
 
@@ -84,6 +90,7 @@ impl VariantContent {
 #[serde(deny_unknown_fields)]
 pub struct VariantInput {
     /// Unique within the campaign, 1–100 characters.
+    #[schema(schema_with = schema::variant_name)]
     pub name: String,
     /// Message per channel.
     pub content: VariantContent,
@@ -93,34 +100,65 @@ pub struct VariantInput {
 pub type ChannelCosts = BTreeMap<Channel, i64>;
 
 /// Body of `POST /v1/campaigns`.
+///
+/// Besides the rules each field states, a campaign must be consistent: every
+/// channel of the ladder needs a `channel_costs` entry and content in every
+/// variant, the ladder's delays must not decrease, variant names must be
+/// distinct, `min_share` × variants must not exceed 1, and every template
+/// must parse and use only the lead fields. Each problem is reported (422)
+/// with its JSON Pointer.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "name": "Spring demo push",
+    "target_categories": ["hot", "warm"],
+    "ladder": [{"channel": "email", "delay_secs": 0}, {"channel": "sms", "delay_secs": 86400}],
+    "objective": "conversion",
+    "daily_budget_micros": 50_000_000,
+    "channel_costs": {"email": 1000, "sms": 20000},
+    "min_share": 0.05,
+    "variants": [
+        {"name": "A", "content": {
+            "email": {"subject": "Hi {{ first_name | default(\"there\") }}", "body": "A demo for {{ company }}?"},
+            "sms": {"body": "Hi {{ first_name }}, shall we book a demo?"}}},
+        {"name": "B", "content": {
+            "email": {"subject": "{{ company }} and us", "body": "Hello {{ name }}"},
+            "sms": {"body": "Hello {{ name }}"}}}
+    ]
+}))]
 pub struct CreateCampaign {
     /// 1–200 characters.
+    #[schema(schema_with = schema::campaign_name)]
     pub name: String,
     /// Lead categories the campaign targets: `hot`, `warm`, `nurture` (1–3, no repeats).
-    #[schema(value_type = Vec<String>, example = json!(["hot", "warm"]))]
+    #[schema(schema_with = schema::target_categories, example = json!(["hot", "warm"]))]
     pub target_categories: Vec<Category>,
     /// The channel ladder (1–20 steps, delays non-decreasing).
+    #[schema(schema_with = schema::ladder)]
     pub ladder: Vec<LadderStep>,
     /// `click`, `reply` or `conversion`.
-    #[schema(value_type = String, example = "conversion")]
+    #[schema(schema_with = schema::objective, example = "conversion")]
     pub objective: Objective,
-    /// Daily budget in micros of the workspace currency (≥ 0).
+    /// Daily budget in micros of the workspace currency (0 to 10^15).
+    #[schema(schema_with = schema::micros)]
     pub daily_budget_micros: i64,
     /// Cost of one send per channel in micros: `{"email": 1000, "sms": 20000}`.
-    #[schema(value_type = BTreeMap<String, i64>)]
+    #[schema(schema_with = schema::channel_costs)]
     pub channel_costs: ChannelCosts,
     /// Minimum traffic share per variant in [0, 1]; `min_share × variants ≤ 1` (default 0).
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 1, default = 0)]
     pub min_share: f64,
-    /// Sends per variant before the allocation adapts (default 0, at most 1,000,000).
+    /// Sends per variant before the allocation adapts (0 to 1,000,000, default 0).
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 1000000, default = 0)]
     pub warmup_sends: i64,
     /// How far spend may run ahead of the linear daily pace, in basis points of the budget (0–10,000, default 1,000).
     #[serde(default = "default_burst")]
+    #[schema(minimum = 0, maximum = 10000, default = 1000)]
     pub pacing_burst_bps: i64,
     /// 1–10 variants.
+    #[schema(schema_with = schema::variants)]
     pub variants: Vec<VariantInput>,
 }
 
@@ -128,36 +166,46 @@ fn default_burst() -> i64 {
     1_000
 }
 
-/// Body of `PATCH /v1/campaigns/{id}`: the fields to change. Variants
-/// cannot be added or removed (their counts would lose their meaning);
-/// their content can be replaced by variant name.
+/// Body of `PATCH /v1/campaigns/{id}`: the fields to change; a field that
+/// is absent or null keeps its value. Variants cannot be added or removed
+/// (their counts would lose their meaning); their content can be replaced
+/// by variant name. Each field follows the rules of the create body, and
+/// the campaign as changed must be consistent as a new one must be (see
+/// `CreateCampaign`); `variant_content` may only name existing variants.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CampaignPatch {
-    /// New name.
+    /// New name (1–200 characters).
+    #[schema(schema_with = schema::nullable_campaign_name)]
     pub name: Option<String>,
     /// New target categories.
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(schema_with = schema::nullable_target_categories)]
     pub target_categories: Option<Vec<Category>>,
     /// New ladder (every variant must have content for its channels).
+    #[schema(schema_with = schema::nullable_ladder)]
     pub ladder: Option<Vec<LadderStep>>,
     /// New objective.
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = schema::nullable_objective)]
     pub objective: Option<Objective>,
-    /// New daily budget.
+    /// New daily budget (0 to 10^15 micros).
+    #[schema(schema_with = schema::nullable_micros)]
     pub daily_budget_micros: Option<i64>,
     /// New channel costs (replace the old ones).
-    #[schema(value_type = Option<BTreeMap<String, i64>>)]
+    #[schema(schema_with = schema::nullable_channel_costs)]
     pub channel_costs: Option<ChannelCosts>,
-    /// New minimum share.
+    /// New minimum share, in [0, 1].
+    #[schema(minimum = 0, maximum = 1)]
     pub min_share: Option<f64>,
-    /// New warm-up size.
+    /// New warm-up size (0 to 1,000,000).
+    #[schema(minimum = 0, maximum = 1000000)]
     pub warmup_sends: Option<i64>,
-    /// New burst allowance.
+    /// New burst allowance (0–10,000 basis points).
+    #[schema(minimum = 0, maximum = 10000)]
     pub pacing_burst_bps: Option<i64>,
     /// New content per variant name (variants not named keep theirs).
     #[schema(value_type = Option<BTreeMap<String, VariantContent>>)]
     pub variant_content: Option<BTreeMap<String, VariantContent>>,
     /// Only apply when the campaign is still at this version (else 409).
+    #[schema(minimum = -2147483648, maximum = 2147483647)]
     pub expected_version: Option<i32>,
 }

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use suite_domain::{Category, Channel, Objective};
 use suite_http::FieldError;
 
-use super::spec::{ChannelCosts, LadderStep, VariantContent};
+use super::spec::{CampaignPatch, ChannelCosts, LadderStep, VariantContent};
 use crate::allocation::{AllocationError, Policy};
 
 /// Longest campaign name, in characters.
@@ -23,6 +23,8 @@ pub const MAX_DELAY_SECS: u64 = 90 * 24 * 3600;
 pub const MAX_WARMUP: i64 = 1_000_000;
 /// Largest daily budget or channel cost, in micros (10^15: a billion units).
 pub const MAX_MICROS: i64 = 1_000_000_000_000_000;
+/// Largest pacing burst, in basis points of the daily budget.
+pub const MAX_BURST_BPS: i64 = 10_000;
 /// Categories engagement plans outreach for.
 pub const TARGETABLE: [Category; 3] = [Category::Hot, Category::Warm, Category::Nurture];
 
@@ -58,25 +60,22 @@ pub fn check(def: &Definition<'_>) -> Result<(), Vec<FieldError>> {
     check_name(&mut errors, "/name", def.name, MAX_NAME);
     check_categories(&mut errors, def.target_categories);
     check_ladder(&mut errors, def.ladder);
-    if !(0..=MAX_MICROS).contains(&def.daily_budget_micros) {
-        errors.push(FieldError::new(
-            "/daily_budget_micros",
-            format!("must be between 0 and {MAX_MICROS}"),
-        ));
-    }
+    check_micros(&mut errors, "/daily_budget_micros", def.daily_budget_micros);
     check_costs(&mut errors, def.channel_costs, def.ladder);
-    if !(0..=MAX_WARMUP).contains(&def.warmup_sends) {
-        errors.push(FieldError::new(
-            "/warmup_sends",
-            format!("must be between 0 and {MAX_WARMUP}"),
-        ));
-    }
-    if !(0..=10_000).contains(&def.pacing_burst_bps) {
-        errors.push(FieldError::new(
-            "/pacing_burst_bps",
-            "must be between 0 and 10000 basis points",
-        ));
-    }
+    check_range(
+        &mut errors,
+        "/warmup_sends",
+        def.warmup_sends,
+        MAX_WARMUP,
+        "",
+    );
+    check_range(
+        &mut errors,
+        "/pacing_burst_bps",
+        def.pacing_burst_bps,
+        MAX_BURST_BPS,
+        " basis points",
+    );
     check_variants(&mut errors, def);
     if errors.is_empty() {
         Ok(())
@@ -85,14 +84,16 @@ pub fn check(def: &Definition<'_>) -> Result<(), Vec<FieldError>> {
     }
 }
 
+/// A name is 1 to `max` characters as given (white space included), not
+/// only white space, and has no control character anywhere; it is stored
+/// trimmed.
 fn check_name(errors: &mut Vec<FieldError>, pointer: &str, name: &str, max: usize) {
-    let trimmed = name.trim();
-    if trimmed.is_empty() || trimmed.chars().count() > max {
+    if name.trim().is_empty() || name.chars().count() > max {
         errors.push(FieldError::new(
             pointer,
-            format!("must be 1 to {max} characters"),
+            format!("must be 1 to {max} characters, not only white space"),
         ));
-    } else if trimmed.chars().any(char::is_control) {
+    } else if name.chars().any(char::is_control) {
         errors.push(FieldError::new(
             pointer,
             "must not contain control characters",
@@ -154,15 +155,46 @@ fn ladder_channels(ladder: &[LadderStep]) -> Vec<Channel> {
     channels
 }
 
-fn check_costs(errors: &mut Vec<FieldError>, costs: &ChannelCosts, ladder: &[LadderStep]) {
+fn check_micros(errors: &mut Vec<FieldError>, pointer: &str, micros: i64) {
+    if !(0..=MAX_MICROS).contains(&micros) {
+        errors.push(FieldError::new(
+            pointer,
+            format!("must be between 0 and {MAX_MICROS}"),
+        ));
+    }
+}
+
+fn check_cost_values(errors: &mut Vec<FieldError>, costs: &ChannelCosts) {
     for (channel, cost) in costs {
-        if !(0..=MAX_MICROS).contains(cost) {
-            errors.push(FieldError::new(
-                format!("/channel_costs/{channel}"),
-                format!("must be between 0 and {MAX_MICROS}"),
-            ));
+        check_micros(errors, &format!("/channel_costs/{channel}"), *cost);
+    }
+}
+
+fn check_range(errors: &mut Vec<FieldError>, pointer: &str, value: i64, max: i64, what: &str) {
+    if !(0..=max).contains(&value) {
+        errors.push(FieldError::new(
+            pointer,
+            format!("must be between 0 and {max}{what}"),
+        ));
+    }
+}
+
+fn check_min_share(errors: &mut Vec<FieldError>, min_share: f64) {
+    if !(0.0..=1.0).contains(&min_share) {
+        errors.push(FieldError::new("/min_share", "must be a number in [0, 1]"));
+    }
+}
+
+fn check_templates(errors: &mut Vec<FieldError>, pointer: &str, content: &VariantContent) {
+    for (path, template) in content.templates() {
+        if let Err(e) = suite_domain::templates::validate_lead_template(template) {
+            errors.push(FieldError::new(format!("{pointer}/{path}"), e.to_string()));
         }
     }
+}
+
+fn check_costs(errors: &mut Vec<FieldError>, costs: &ChannelCosts, ladder: &[LadderStep]) {
+    check_cost_values(errors, costs);
     for channel in ladder_channels(ladder) {
         if !costs.contains_key(&channel) {
             errors.push(FieldError::new(
@@ -209,14 +241,55 @@ fn check_variants(errors: &mut Vec<FieldError>, def: &Definition<'_>) {
                 ));
             }
         }
-        for (path, template) in content.templates() {
-            if let Err(e) = suite_domain::templates::validate_lead_template(template) {
-                errors.push(FieldError::new(
-                    format!("{pointer}/content/{path}"),
-                    e.to_string(),
-                ));
-            }
-        }
+        check_templates(errors, &format!("{pointer}/content"), content);
+    }
+}
+
+/// Every problem of the fields of `patch` on their own (the rules of the
+/// create body); the campaign as patched is checked with [`check`].
+pub fn check_patch(patch: &CampaignPatch) -> Result<(), Vec<FieldError>> {
+    let mut errors = Vec::new();
+    if let Some(name) = &patch.name {
+        check_name(&mut errors, "/name", name, MAX_NAME);
+    }
+    if let Some(categories) = &patch.target_categories {
+        check_categories(&mut errors, categories);
+    }
+    if let Some(ladder) = &patch.ladder {
+        check_ladder(&mut errors, ladder);
+    }
+    if let Some(budget) = patch.daily_budget_micros {
+        check_micros(&mut errors, "/daily_budget_micros", budget);
+    }
+    if let Some(costs) = &patch.channel_costs {
+        check_cost_values(&mut errors, costs);
+    }
+    if let Some(min_share) = patch.min_share {
+        check_min_share(&mut errors, min_share);
+    }
+    if let Some(warmup) = patch.warmup_sends {
+        check_range(&mut errors, "/warmup_sends", warmup, MAX_WARMUP, "");
+    }
+    if let Some(burst) = patch.pacing_burst_bps {
+        check_range(
+            &mut errors,
+            "/pacing_burst_bps",
+            burst,
+            MAX_BURST_BPS,
+            " basis points",
+        );
+    }
+    for (name, content) in patch.variant_content.iter().flatten() {
+        let pointer = format!(
+            "/variant_content/{}",
+            name.replace('~', "~0").replace('/', "~1")
+        );
+        check_templates(&mut errors, &pointer, content);
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
     }
 }
 

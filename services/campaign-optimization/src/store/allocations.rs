@@ -32,6 +32,36 @@ pub mod reason {
     pub const PACING_HOLD: &str = "pacing_hold";
     /// Spend is back on pace: sends go on.
     pub const PACING_RELEASED: &str = "pacing_released";
+
+    /// Every reason.
+    pub const ALL: [&str; 8] = [
+        CREATED,
+        CHANGED,
+        HEARTBEAT,
+        STATUS,
+        BUDGET_EXHAUSTED,
+        BUDGET_RESTORED,
+        PACING_HOLD,
+        PACING_RELEASED,
+    ];
+
+    /// The OpenAPI schema of a reason: one of [`ALL`].
+    pub fn schema() -> utoipa::openapi::schema::Schema {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(ALL))
+            .into()
+    }
+}
+
+/// One variant's share of an allocation (the wire form of `AllocationShare`).
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct ShareView {
+    /// The variant.
+    pub variant_id: Uuid,
+    /// Its share of new sends, in 0–1.
+    #[schema(minimum = 0, maximum = 1)]
+    pub share: f64,
 }
 
 /// The latest published allocation of a campaign.
@@ -42,12 +72,13 @@ pub struct StoredAllocation {
     /// Increases with every publication.
     pub sequence: i64,
     /// The status announced to senders (`paused` while pacing holds sends back).
-    #[schema(value_type = String)]
+    #[schema(schema_with = crate::campaign::schema::status)]
     pub status: CampaignStatus,
     /// Per-variant shares (sum to 1).
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<ShareView>)]
     pub shares: Vec<AllocationShare>,
     /// Why it was published.
+    #[schema(schema_with = reason::schema)]
     pub reason: String,
     /// When it was computed.
     pub computed_at: DateTime<Utc>,

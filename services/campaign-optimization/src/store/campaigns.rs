@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::definitions;
-use crate::campaign::{ChannelCosts, LadderStep, VariantContent};
+use crate::campaign::{schema, ChannelCosts, LadderStep, VariantContent};
 use crate::error::Error;
 
 /// A variant as stored and returned.
@@ -37,22 +37,24 @@ pub struct CampaignView {
     /// Name.
     pub name: String,
     /// `active`, `paused` or `archived`.
-    #[schema(value_type = String)]
+    #[schema(schema_with = schema::status)]
     pub status: CampaignStatus,
-    /// Why a paused campaign is paused: `manual` or `budget`.
+    /// Why a paused campaign is paused: `manual` or `budget`; null unless paused.
+    #[schema(schema_with = schema::pause_reason)]
     pub pause_reason: Option<String>,
     /// Targeted lead categories.
-    #[schema(value_type = Vec<String>)]
+    #[schema(schema_with = schema::target_categories)]
     pub target_categories: Vec<Category>,
     /// Channel ladder.
+    #[schema(schema_with = schema::ladder)]
     pub ladder: Vec<LadderStep>,
     /// `click`, `reply` or `conversion`.
-    #[schema(value_type = String)]
+    #[schema(schema_with = schema::objective)]
     pub objective: Objective,
     /// Daily budget in micros.
     pub daily_budget_micros: i64,
     /// Cost of one send per channel, in micros.
-    #[schema(value_type = std::collections::BTreeMap<String, i64>)]
+    #[schema(schema_with = schema::channel_costs)]
     pub channel_costs: ChannelCosts,
     /// Minimum share per variant.
     pub min_share: f64,

@@ -6,13 +6,14 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use suite_domain::Channel;
 use suite_http::{ApiError, ApiQuery, FieldError, Principal, ValidJson, Validate};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::api::schemas::{ChannelName, ConsentPerChannel, ConsentStatus, LegalBasis};
 use crate::state::AppState;
 use crate::store::consent::{self, ChannelConsent, ConsentEntry, NewEntry};
 use crate::store::leads;
@@ -35,6 +36,7 @@ pub fn router() -> Router<AppState> {
 
 /// Query of `GET /v1/consent`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ConsentQuery {
     /// The lead.
@@ -48,8 +50,8 @@ impl Validate for ConsentQuery {}
 pub struct ConsentView {
     /// The lead.
     pub lead_id: Uuid,
-    /// The current state per channel.
-    #[schema(value_type = BTreeMap<String, ChannelConsent>)]
+    /// The current state of every channel.
+    #[schema(value_type = ConsentPerChannel)]
     pub current: BTreeMap<Channel, ChannelConsent>,
     /// Ledger entries, newest first (at most 200).
     pub history: Vec<ConsentEntry>,
@@ -84,15 +86,24 @@ pub struct ConsentInput {
     /// The lead.
     pub lead_id: Uuid,
     /// `email`, `sms` or `phone`.
-    #[schema(value_type = String)]
+    #[schema(value_type = ChannelName)]
     pub channel: Channel,
     /// `granted` or `withdrawn`.
+    #[schema(value_type = ConsentStatus)]
     pub status: String,
-    /// Where it came from (form, call, import, …), 1–100 characters.
+    /// Where it came from (form, call, import, …): 1 to 100 characters, not
+    /// blank; stored without leading and trailing white space.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\x00]*[^\\x00\\t\\n\\x0b\\x0c\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\x00]*$"
+    )]
     pub source: String,
     /// consent, legitimate_interest, contract, legal_obligation or withdrawal.
+    #[schema(value_type = LegalBasis)]
     pub legal_basis: String,
-    /// When it was given (RFC 3339); default now. Not in the future.
+    /// When it was given (RFC 3339); default (and at most) now: a time in
+    /// the future is taken as now.
     pub recorded_at: Option<DateTime<Utc>>,
 }
 
@@ -110,12 +121,6 @@ impl Validate for ConsentInput {
                 "/legal_basis",
                 format!("must be one of {}", LEGAL_BASES.join(", ")),
             ));
-        }
-        if self
-            .recorded_at
-            .is_some_and(|t| t > Utc::now() + Duration::minutes(5))
-        {
-            errors.push(FieldError::new("/recorded_at", "must not be in the future"));
         }
         if errors.is_empty() {
             Ok(())
@@ -146,7 +151,7 @@ pub async fn record(
         granted: input.status == "granted",
         source: input.source.trim(),
         legal_basis: &input.legal_basis,
-        recorded_at: input.recorded_at.unwrap_or_else(Utc::now),
+        recorded_at: not_after_now(input.recorded_at),
         interaction_id: None,
     };
     let stored = consent::append(pool, &entry).await?;
@@ -155,4 +160,11 @@ pub async fn record(
     }
     state.lead_changed(ws, input.lead_id).await;
     Ok((StatusCode::CREATED, Json(stored)))
+}
+
+/// `at`, or now when absent or in the future (clock skew): the ledger holds
+/// nothing dated later than its recording.
+fn not_after_now(at: Option<DateTime<Utc>>) -> DateTime<Utc> {
+    let now = Utc::now();
+    at.map_or(now, |t| t.min(now))
 }

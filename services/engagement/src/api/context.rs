@@ -12,6 +12,7 @@ use suite_http::{ApiError, ApiPath, Principal};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::api::schemas::{CapsPerChannel, ConsentPerChannel, RecentSource};
 use crate::memory::MemoryEntry;
 use crate::outreach::{caps, CapLimits};
 use crate::state::AppState;
@@ -85,16 +86,19 @@ pub struct Context {
     /// Latest messages and interactions, newest first.
     pub recent: Vec<MemoryEntry>,
     /// Where `recent` came from: `redis` (short-term memory) or `postgres`.
+    #[schema(value_type = RecentSource)]
     pub recent_source: String,
-    /// The latest interaction.
+    /// The latest interaction; null when there is none.
+    #[schema(required = true)]
     pub last_interaction: Option<Interaction>,
-    /// The next step due (any campaign).
+    /// The next step due (any campaign); null when there is none.
+    #[schema(required = true)]
     pub current_step: Option<NextStep>,
-    /// Current consent per channel.
-    #[schema(value_type = BTreeMap<String, ChannelConsent>)]
+    /// Current consent of every channel.
+    #[schema(value_type = ConsentPerChannel)]
     pub consent: BTreeMap<Channel, ChannelConsent>,
-    /// Frequency-cap places left per channel.
-    #[schema(value_type = BTreeMap<String, CapsLeft>)]
+    /// Frequency-cap places left on every channel.
+    #[schema(value_type = CapsPerChannel)]
     pub caps_left: BTreeMap<Channel, CapsLeft>,
 }
 

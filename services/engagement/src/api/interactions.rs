@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use suite_domain::{Channel, InteractionKind, InteractionV1};
 use suite_http::{ApiError, FieldError, Principal, ValidJson, Validate};
@@ -12,6 +12,7 @@ use tracing::Instrument as _;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::api::schemas::ChannelName;
 use crate::memory::MemoryEntry;
 use crate::state::AppState;
 use crate::store::consent::{self, NewEntry};
@@ -20,35 +21,37 @@ use crate::store::{campaigns, leads, plans};
 
 /// Longest provider event id.
 pub const MAX_EVENT_ID_LEN: usize = 200;
-/// How far in the future `occurred_at` may be (clock skew).
-const FUTURE_SKEW: Duration = Duration::minutes(5);
-/// How old an interaction may be.
-const MAX_AGE: Duration = Duration::days(365);
 
 /// The routes.
 pub fn router() -> Router<AppState> {
     Router::new().route("/v1/interactions", post(create))
 }
 
-/// An interaction reported by a provider or a user action.
+/// An interaction reported by a provider or a user action: about a send
+/// (`send_id`, which gives campaign, variant and channel; no `campaign_id`)
+/// or about a channel (`channel`, and the campaign if known).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InteractionInput {
     /// The lead.
     pub lead_id: Uuid,
     /// What happened: delivered, opened, clicked, replied, converted, bounced, unsubscribed.
-    #[schema(value_type = String)]
+    #[schema(schema_with = crate::api::schemas::reported_kind)]
     pub kind: InteractionKind,
-    /// The provider's (or caller's) unique event id; a repeated id returns the first interaction.
+    /// The provider's (or caller's) unique event id, 1 to 200 visible ASCII
+    /// characters (`!` to `~`); a repeated id returns the first interaction.
+    #[schema(min_length = 1, max_length = 200, pattern = "^[!-~]+$")]
     pub provider_event_id: String,
     /// The send it is about (from the provider callback); sets campaign, variant and channel.
     pub send_id: Option<Uuid>,
-    /// The channel; required without `send_id`.
-    #[schema(value_type = Option<String>)]
+    /// The channel; required without `send_id`, and the send's channel when
+    /// both are given.
+    #[schema(value_type = Option<ChannelName>)]
     pub channel: Option<Channel>,
-    /// The campaign, when known and no `send_id` is given.
+    /// The campaign, when known; not with `send_id`.
     pub campaign_id: Option<Uuid>,
-    /// When it happened (RFC 3339); default now.
+    /// When it happened (RFC 3339); default (and at most) now: a time in the
+    /// future is taken as now.
     pub occurred_at: Option<DateTime<Utc>>,
 }
 
@@ -78,17 +81,6 @@ impl Validate for InteractionInput {
                 "comes from the send; give send_id or campaign_id",
             ));
         }
-        if let Some(at) = self.occurred_at {
-            let now = Utc::now();
-            if at > now + FUTURE_SKEW {
-                errors.push(FieldError::new("/occurred_at", "must not be in the future"));
-            } else if at < now - MAX_AGE {
-                errors.push(FieldError::new(
-                    "/occurred_at",
-                    "must be within the last 365 days",
-                ));
-            }
-        }
         if errors.is_empty() {
             Ok(())
         } else {
@@ -112,7 +104,8 @@ struct SendRef {
     responses((status = 201, body = Interaction, description = "Recorded"),
               (status = 200, body = Interaction, description = "Already recorded under this provider_event_id"),
               (status = 404, description = "No such lead in this workspace"),
-              (status = 422, description = "Invalid interaction")))]
+              (status = 409, description = "The same provider_event_id is being recorded by another request; retry"),
+              (status = 422, description = "Invalid interaction, or a `send_id` or `campaign_id` that does not match this workspace and lead")))]
 pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
@@ -125,7 +118,8 @@ pub async fn create(
         .ok_or(ApiError::NotFound)?;
     let (campaign, variant, channel) = resolve(&state, ws, &input).await?;
     let trace = plans::traceparent(pool, ws, input.lead_id, campaign).await?;
-    let occurred_at = input.occurred_at.unwrap_or_else(Utc::now);
+    let now = Utc::now();
+    let occurred_at = input.occurred_at.map_or(now, |t| t.min(now));
     let event = EventParts {
         workspace_id: ws,
         lead_id: input.lead_id,

@@ -3,13 +3,12 @@
 pub mod consent;
 pub mod context;
 pub mod interactions;
+pub mod schemas;
 pub mod sends;
 
-use axum::routing::get;
-use axum::{Json, Router};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use axum::Router;
+use utoipa::openapi::schema::{AllOfBuilder, AnyOfBuilder, ObjectBuilder, Type};
 use utoipa::{Modify, OpenApi};
-use utoipa_scalar::{Scalar, Servable};
 
 use crate::state::AppState;
 
@@ -23,11 +22,10 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// `GET /openapi.json` and the browsable reference at `/docs` (no auth).
-pub fn docs_router() -> Router {
-    Router::new()
-        .route("/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
-        .merge(Scalar::with_url("/docs", ApiDoc::openapi()))
+/// `GET /openapi.json` and the browsable reference at `/docs` (no auth), with
+/// the routes and status codes every service shares.
+pub fn docs_router() -> axum::Router {
+    suite_http::openapi::docs_router(ApiDoc::openapi())
 }
 
 /// The OpenAPI 3.1 document of this service.
@@ -44,22 +42,49 @@ pub fn docs_router() -> Router {
         sends::SendPage, context::Context, context::CapsLeft, crate::memory::MemoryEntry,
         crate::store::steps::NextStep, crate::store::consent::ConsentEntry,
         crate::store::consent::ChannelConsent, consent::ConsentInput, consent::ConsentView,
-        suite_http::FieldError,
+        sends::SendStatus, schemas::ChannelName,
+        schemas::ConsentStatus, schemas::CurrentConsentStatus, schemas::LegalBasis,
+        schemas::StepStatus, schemas::RecentSource, schemas::ConsentPerChannel, schemas::CapsPerChannel,
     )),
-    modifiers(&BearerAuth),
+    modifiers(&InteractionRules),
     security(("api_key" = [])),
     tags((name = "interactions"), (name = "leads"), (name = "consent"), (name = "sends")),
 )]
 pub struct ApiDoc;
 
-struct BearerAuth;
+/// Adds to `InteractionInput` the rules between its fields that
+/// [`interactions::InteractionInput`]'s validation enforces: either a
+/// `send_id` (and no `campaign_id`, which comes from the send) or a
+/// `channel` (without a send); null counts as absent.
+struct InteractionRules;
 
-impl Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "api_key",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-        );
+impl Modify for InteractionRules {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let Some(components) = doc.components.as_mut() else {
+            return;
+        };
+        let Some(input) = components.schemas.remove("InteractionInput") else {
+            return;
+        };
+        let string = || ObjectBuilder::new().schema_type(Type::String);
+        let null = || ObjectBuilder::new().schema_type(Type::Null);
+        let about_a_send = ObjectBuilder::new()
+            .required("send_id")
+            .property("send_id", string())
+            .property("campaign_id", null());
+        let about_a_channel = ObjectBuilder::new()
+            .required("channel")
+            .property("channel", string())
+            .property("send_id", null());
+        let rules = AnyOfBuilder::new()
+            .item(about_a_send)
+            .item(about_a_channel)
+            .description(Some(
+                "Either `send_id` (without `campaign_id`) or `channel` (without `send_id`)",
+            ));
+        let combined = AllOfBuilder::new().item(input).item(rules);
+        components
+            .schemas
+            .insert("InteractionInput".into(), combined.into());
     }
 }

@@ -11,8 +11,31 @@ use uuid::Uuid;
 use crate::state::AppState;
 use crate::store::reads::{self, Position, Send, SendFilter};
 
-/// Statuses of a send.
-pub const STATUSES: &[&str] = &["reserved", "sent", "failed", "indeterminate"];
+/// Status of a send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SendStatus {
+    /// Reserved, not yet handed to the provider.
+    Reserved,
+    /// Accepted by the provider.
+    Sent,
+    /// Failed for good.
+    Failed,
+    /// The provider's answer was lost: it may or may not have been sent.
+    Indeterminate,
+}
+
+impl SendStatus {
+    /// The name, as stored and serialized.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SendStatus::Reserved => "reserved",
+            SendStatus::Sent => "sent",
+            SendStatus::Failed => "failed",
+            SendStatus::Indeterminate => "indeterminate",
+        }
+    }
+}
 
 /// The routes.
 pub fn router() -> Router<AppState> {
@@ -21,17 +44,23 @@ pub fn router() -> Router<AppState> {
 
 /// Query of `GET /v1/sends`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SendQuery {
     /// Only this lead.
+    #[param(nullable = false)]
     pub lead_id: Option<Uuid>,
     /// Only this campaign.
+    #[param(nullable = false)]
     pub campaign_id: Option<Uuid>,
     /// Only this status: reserved, sent, failed, indeterminate.
-    pub status: Option<String>,
+    #[param(nullable = false)]
+    pub status: Option<SendStatus>,
     /// Page size, 1–200 (default 50).
+    #[param(nullable = false, minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
+    #[param(nullable = false)]
     pub cursor: Option<String>,
 }
 
@@ -40,16 +69,6 @@ impl Validate for SendQuery {
         let mut errors = Vec::new();
         if self.limit.is_some_and(|l| !(1..=200).contains(&l)) {
             errors.push(FieldError::new("?limit", "must be between 1 and 200"));
-        }
-        if self
-            .status
-            .as_deref()
-            .is_some_and(|s| !STATUSES.contains(&s))
-        {
-            errors.push(FieldError::new(
-                "?status",
-                format!("must be one of {}", STATUSES.join(", ")),
-            ));
         }
         if errors.is_empty() {
             Ok(())
@@ -64,13 +83,14 @@ impl Validate for SendQuery {
 pub struct SendPage {
     /// Sends, newest first.
     pub data: Vec<Send>,
-    /// Pass as `cursor` for the next page; absent on the last page.
+    /// Pass as `cursor` for the next page; null on the last page.
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
 }
 
 /// The workspace's sends, newest first, from a read replica.
 #[utoipa::path(get, path = "/v1/sends", tag = "sends", params(SendQuery),
-    responses((status = 200, body = SendPage), (status = 400, description = "Bad cursor"), (status = 422, description = "Bad filter")))]
+    responses((status = 200, body = SendPage), (status = 400, description = "The `cursor` is not one this service issued"), (status = 422, description = "A filter or the limit failed validation")))]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
@@ -80,7 +100,7 @@ pub async fn list(
     let filter = SendFilter {
         lead_id: query.lead_id,
         campaign_id: query.campaign_id,
-        status: query.status,
+        status: query.status.map(|s| s.as_str().to_owned()),
     };
     let limit = query.limit.unwrap_or(50);
     let pool = state.platform.db.read(Some(&principal.client_id())).await;

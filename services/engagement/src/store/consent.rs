@@ -20,12 +20,15 @@ pub struct ConsentEntry {
     /// The lead.
     pub lead_id: Uuid,
     /// `email`, `sms` or `phone`.
+    #[schema(value_type = crate::api::schemas::ChannelName)]
     pub channel: String,
     /// `granted` or `withdrawn`.
+    #[schema(value_type = crate::api::schemas::ConsentStatus)]
     pub status: String,
     /// Where it came from (`api`, `interaction:unsubscribed`, …).
     pub source: String,
     /// The legal basis (`consent`, `legitimate_interest`, …).
+    #[schema(value_type = crate::api::schemas::LegalBasis)]
     pub legal_basis: String,
     /// When it was given or withdrawn.
     pub recorded_at: DateTime<Utc>,
@@ -37,12 +40,15 @@ pub struct ChannelConsent {
     /// Whether outreach on the channel is allowed.
     pub allowed: bool,
     /// `granted` or `withdrawn`; `intake` when only the lead's intake flags speak.
+    #[schema(value_type = crate::api::schemas::CurrentConsentStatus)]
     pub status: String,
     /// Source of the deciding entry (`intake` for the lead's flags).
     pub source: String,
-    /// Legal basis of the deciding entry.
+    /// Legal basis of the deciding entry (null for the lead's flags).
+    #[schema(value_type = Option<crate::api::schemas::LegalBasis>, required = true)]
     pub legal_basis: Option<String>,
-    /// When the deciding entry was recorded.
+    /// When the deciding entry was recorded (null for the lead's flags).
+    #[schema(required = true)]
     pub recorded_at: Option<DateTime<Utc>>,
 }
 

@@ -24,21 +24,27 @@ pub struct Interaction {
     pub id: Uuid,
     /// The lead.
     pub lead_id: Uuid,
-    /// The campaign, when known.
+    /// The campaign, when known (else null).
+    #[schema(required = true)]
     pub campaign_id: Option<Uuid>,
-    /// The variant, when known.
+    /// The variant, when known (else null).
+    #[schema(required = true)]
     pub variant_id: Option<Uuid>,
-    /// The send it is about, when known.
+    /// The send it is about, when known (else null).
+    #[schema(required = true)]
     pub send_id: Option<Uuid>,
     /// Channel.
+    #[schema(value_type = crate::api::schemas::ChannelName)]
     pub channel: String,
     /// What happened (`sent`, `clicked`, …).
     #[sqlx(rename = "type")]
     #[serde(rename = "kind")]
+    #[schema(schema_with = crate::api::schemas::interaction_kind)]
     pub kind: String,
     /// When it happened.
     pub occurred_at: DateTime<Utc>,
-    /// The provider's event id.
+    /// The provider's event id (null for `sent`, recorded by engagement).
+    #[schema(required = true)]
     pub provider_event_id: Option<String>,
 }
 

@@ -20,10 +20,12 @@ pub struct Message {
     /// Step of the ladder.
     pub step_index: i32,
     /// Channel.
+    #[schema(value_type = crate::api::schemas::ChannelName)]
     pub channel: String,
     /// Provider that delivered it.
     pub provider: String,
-    /// Rendered subject (email).
+    /// Rendered subject (email; null on other channels).
+    #[schema(required = true)]
     pub subject: Option<String>,
     /// Rendered body.
     pub body: String,
@@ -88,16 +90,20 @@ pub struct Send {
     /// Step of the ladder.
     pub step_index: i32,
     /// Channel.
+    #[schema(value_type = crate::api::schemas::ChannelName)]
     pub channel: String,
     /// Provider.
     pub provider: String,
     /// `reserved`, `sent`, `failed` or `indeterminate`.
+    #[schema(value_type = crate::api::sends::SendStatus)]
     pub status: String,
     /// Provider calls made.
     pub attempts: i32,
-    /// The provider's message id.
+    /// The provider's message id (null until it gives one).
+    #[schema(required = true)]
     pub provider_message_id: Option<String>,
-    /// Why it failed.
+    /// Why it failed (else null).
+    #[schema(required = true)]
     pub error: Option<String>,
     /// When it was reserved.
     pub created_at: DateTime<Utc>,

@@ -132,10 +132,12 @@ pub struct NextStep {
     /// Position in the ladder.
     pub step_index: i32,
     /// Channel.
+    #[schema(value_type = crate::api::schemas::ChannelName)]
     pub channel: String,
     /// When it is due.
     pub due_at: DateTime<Utc>,
     /// `pending` or `running`.
+    #[schema(value_type = crate::api::schemas::StepStatus)]
     pub status: String,
 }
 

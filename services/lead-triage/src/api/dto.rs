@@ -21,47 +21,85 @@ pub struct LeadInput {
     /// Email address: required when creating a lead (leads with the same
     /// email in a workspace merge); not allowed in `identify` traits.
     #[serde(default)]
+    #[schema(format = "email", max_length = 254)]
     pub email: Option<String>,
     /// The caller's own id for the lead; a second lead with the same external id merges too.
     #[serde(default)]
+    #[schema(
+        max_length = 300,
+        pattern = "^[^\\x00]*[^\\x00\\t\\n\\x0b\\x0c\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\x00]*$"
+    )]
     pub external_id: Option<String>,
     /// Full name.
     #[serde(default)]
+    #[schema(max_length = 300)]
     pub name: Option<String>,
-    /// Phone number in E.164 (`+14155550123`); spaces, dashes and parentheses are ignored.
+    /// Phone number with its country code (`+14155550123` or `0044…`), 8 to 15
+    /// digits, at most 32 characters; spaces, dots, slashes, dashes and
+    /// parentheses are ignored; blank means none.
     #[serde(default)]
+    #[schema(
+        max_length = 32,
+        pattern = "^[\\t\\n\\x0b\\x0c\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*((\\+[ \\u00a0./()-]*|0[ \\u00a0./()-]*0[ \\u00a0./()-]*)[1-9]([ \\u00a0./()-]*[0-9]){7,14}[ \\u00a0./()-]*[\\t\\n\\x0b\\x0c\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*)?$"
+    )]
     pub phone: Option<String>,
     /// Company name.
     #[serde(default)]
+    #[schema(max_length = 300)]
     pub company: Option<String>,
     /// Job title (its seniority is scored).
     #[serde(default)]
+    #[schema(max_length = 300)]
     pub title: Option<String>,
     /// Number of employees.
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 10_000_000)]
     pub company_size: Option<i64>,
     /// Industry, e.g. `software`.
     #[serde(default)]
+    #[schema(max_length = 300)]
     pub industry: Option<String>,
-    /// ISO 3166-1 alpha-2 country code, e.g. `DE`.
+    /// ISO 3166-1 alpha-2 country code, e.g. `DE` (either case); empty means none.
     #[serde(default)]
+    #[schema(pattern = "^([A-Za-z]{2})?$")]
     pub country: Option<String>,
-    /// IANA time zone, e.g. `Europe/Berlin`.
+    /// IANA time zone, e.g. `Europe/Berlin`; empty means none.
     #[serde(default)]
+    #[schema(schema_with = timezone_schema)]
     pub timezone: Option<String>,
     /// Where the lead came from, e.g. `demo_request`, `webinar`, `organic`.
     #[serde(default)]
+    #[schema(max_length = 300)]
     pub source: Option<String>,
     /// UTM parameters of the visit that produced the lead.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "suite_http::extract::optional_object")]
     pub utm: Option<Utm>,
     /// Consent flags per channel.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "suite_http::extract::optional_object")]
     pub consent: Option<ConsentFlags>,
     /// Custom attributes (a JSON object up to 8 KiB).
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub attributes: Option<BTreeMap<String, serde_json::Value>>,
+}
+
+/// The schema of `timezone`: one of the IANA zone names the service knows
+/// (exactly as written, e.g. `Europe/Berlin`), the empty string or null.
+fn timezone_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    let names = chrono_tz::TZ_VARIANTS
+        .iter()
+        .map(|tz| serde_json::Value::from(tz.name()));
+    let values = std::iter::once(serde_json::Value::Null)
+        .chain(std::iter::once(serde_json::Value::from("")))
+        .chain(names);
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .enum_values(Some(values))
+        .description(Some(
+            "IANA time zone, e.g. `Europe/Berlin`; empty means none.",
+        ))
+        .build()
 }
 
 impl LeadInput {
@@ -98,8 +136,19 @@ impl LeadInput {
     fn validate_fields(self, prefix: &str) -> Result<LeadFields, Vec<FieldError>> {
         let mut errors = Vec::new();
         let at = |field: &str| format!("{prefix}/{field}");
-        let phone = match self.phone.as_deref().map(str::trim) {
-            None | Some("") => None,
+        let phone = match self.phone.as_deref() {
+            Some(raw) if raw.chars().count() > suite_domain::phone::MAX_INPUT_LEN => {
+                errors.push(FieldError::new(
+                    at("phone"),
+                    format!(
+                        "must be at most {} characters",
+                        suite_domain::phone::MAX_INPUT_LEN
+                    ),
+                ));
+                None
+            }
+            None => None,
+            Some(raw) if raw.trim().is_empty() => None,
             Some(raw) => PhoneE164::parse(raw)
                 .map_err(|e| errors.push(FieldError::new(at("phone"), e.to_string())))
                 .ok(),
@@ -115,11 +164,7 @@ impl LeadInput {
                 None
             }
         };
-        let country = self
-            .country
-            .as_deref()
-            .map(str::trim)
-            .filter(|c| !c.is_empty());
+        let country = self.country.as_deref().filter(|c| !c.is_empty());
         if let Some(c) = country {
             if c.len() != 2 || !c.chars().all(|ch| ch.is_ascii_alphabetic()) {
                 errors.push(FieldError::new(
@@ -128,11 +173,7 @@ impl LeadInput {
                 ));
             }
         }
-        let timezone = self
-            .timezone
-            .as_deref()
-            .map(str::trim)
-            .filter(|t| !t.is_empty());
+        let timezone = self.timezone.as_deref().filter(|t| !t.is_empty());
         if let Some(tz) = timezone {
             if tz.parse::<chrono_tz::Tz>().is_err() {
                 errors.push(FieldError::new(

@@ -47,8 +47,8 @@ pub struct LeadResponse {
 
 /// Create one lead; a lead with the same email (or external id) in the workspace is merged instead.
 #[utoipa::path(post, path = "/v1/leads", tag = "leads", request_body = LeadInput,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for the same key and body"),
-           ("X-Correlation-Id" = Option<String>, Header, description = "Follows the lead through all agents")),
+    params(("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "Replays the first response for the same key and body (1 to 255 visible ASCII characters)"),
+           ("X-Correlation-Id" = Option<String>, Header, pattern = "^[!-~]{1,128}$", description = "Follows the lead through all agents (1 to 128 visible ASCII characters)")),
     responses((status = 201, body = LeadResponse, description = "Created"),
               (status = 200, body = LeadResponse, description = "Merged into an existing lead"),
               (status = 422, description = "Invalid lead, or Idempotency-Key reused with a different body")))]
@@ -98,8 +98,11 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(value) = headers.get("idempotency-key") else {
         return Ok(None);
     };
-    let key = value.to_str().map(str::trim).unwrap_or("");
-    if key.is_empty() || key.len() > idempotency::MAX_KEY_LEN {
+    let key = value.to_str().unwrap_or("");
+    if key.is_empty()
+        || key.len() > idempotency::MAX_KEY_LEN
+        || !key.bytes().all(|b| b.is_ascii_graphic())
+    {
         return Err(ApiError::BadRequest(format!(
             "Idempotency-Key must be 1 to {} visible ASCII characters",
             idempotency::MAX_KEY_LEN
@@ -128,9 +131,11 @@ fn correlation_header(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchRequest {
-    /// Up to 1,000 leads; each is validated on its own.
-    #[schema(value_type = Vec<LeadInput>)]
-    pub leads: Vec<serde_json::Value>,
+    /// 1 to 1,000 leads, each a `LeadInput`. Each is validated on its own
+    /// and answered in `results` (`rejected` with its errors if invalid), so
+    /// any object is accepted as an item.
+    #[schema(value_type = Vec<Object>, min_items = 1, max_items = 1000)]
+    pub leads: Vec<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl Validate for BatchRequest {
@@ -175,6 +180,7 @@ pub struct BatchResponse {
 
 /// Create or merge up to 1,000 leads in one transaction; invalid items are reported, valid ones stored.
 #[utoipa::path(post, path = "/v1/leads/batch", tag = "leads", request_body = BatchRequest,
+    params(("X-Correlation-Id" = Option<String>, Header, pattern = "^[!-~]{1,128}$", description = "Follows the batch's leads through all agents (1 to 128 visible ASCII characters)")),
     responses((status = 200, body = BatchResponse), (status = 422, description = "Not a batch, or more than 1,000 items")))]
 async fn create_batch(
     State(state): State<AppState>,
@@ -190,7 +196,7 @@ async fn create_batch(
     let mut positions = Vec::new();
     for (index, raw) in batch.leads.into_iter().enumerate() {
         let prefix = format!("/leads/{index}");
-        let parsed = suite_http::extract::from_value::<LeadInput>(raw, &prefix)
+        let parsed = suite_http::extract::from_value::<LeadInput>(raw.into(), &prefix)
             .and_then(|input| input.validate_into(&prefix));
         match parsed {
             Ok(lead) => {
@@ -274,22 +280,41 @@ pub fn cache_key(workspace: Uuid, id: Uuid) -> String {
 /// Query of `GET /v1/leads`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Only this category.
+    #[param(schema_with = category_param)]
     pub category: Option<String>,
     /// Only this status.
+    #[param(nullable = false)]
     pub status: Option<String>,
     /// Only this source.
+    #[param(nullable = false)]
     pub source: Option<String>,
     /// Created at or after (RFC 3339).
+    #[param(nullable = false)]
     pub created_after: Option<DateTime<Utc>>,
-    /// Created before (RFC 3339).
+    /// Created before (RFC 3339); a range that ends before it starts is empty.
+    #[param(nullable = false)]
     pub created_before: Option<DateTime<Utc>>,
     /// Page size, 1–200 (default 50).
+    #[param(nullable = false, minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
+    #[param(nullable = false)]
     pub cursor: Option<String>,
 }
+
+/// The `category` query parameter: one of the categories, in lower case.
+fn category_param() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(CATEGORIES))
+        .build()
+}
+
+/// Every category, as the `category` filter takes it.
+const CATEGORIES: [&str; 5] = ["hot", "warm", "nurture", "cold", "disqualified"];
 
 impl Validate for ListQuery {
     fn validate(&self) -> Result<(), Vec<FieldError>> {
@@ -298,18 +323,10 @@ impl Validate for ListQuery {
             errors.push(FieldError::new("?limit", "must be between 1 and 200"));
         }
         if let Some(c) = &self.category {
-            if suite_domain::Category::parse(c).is_err() {
+            if !CATEGORIES.contains(&c.as_str()) {
                 errors.push(FieldError::new(
                     "?category",
                     "must be hot, warm, nurture, cold or disqualified",
-                ));
-            }
-        }
-        if let (Some(a), Some(b)) = (self.created_after, self.created_before) {
-            if a >= b {
-                errors.push(FieldError::new(
-                    "?created_before",
-                    "must be after created_after",
                 ));
             }
         }

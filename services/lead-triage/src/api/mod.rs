@@ -3,13 +3,13 @@
 pub mod dto;
 pub mod leads;
 pub mod model;
+pub mod schemas;
 pub mod tracking;
 
-use axum::routing::get;
-use axum::{Json, Router};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi};
-use utoipa_scalar::{Scalar, Servable};
+use axum::Router;
+use utoipa::OpenApi;
+
+use schemas::LeadSchemas;
 
 use crate::state::AppState;
 
@@ -22,11 +22,10 @@ pub fn router(state: AppState) -> axum::Router {
         .with_state(state)
 }
 
-/// `GET /openapi.json` and the browsable reference at `/docs` (no auth).
+/// `GET /openapi.json` and the browsable reference at `/docs` (no auth), with
+/// the routes and status codes every service shares.
 pub fn docs_router() -> axum::Router {
-    Router::new()
-        .route("/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
-        .merge(Scalar::with_url("/docs", ApiDoc::openapi()))
+    suite_http::openapi::docs_router(ApiDoc::openapi())
 }
 
 /// The OpenAPI 3.1 document of this service.
@@ -42,22 +41,10 @@ pub fn docs_router() -> axum::Router {
         leads::LeadResponse, leads::BatchRequest, leads::BatchResponse, leads::BatchItem, leads::LeadPage,
         crate::store::view::LeadView, crate::store::reads::ScoreEntry, crate::store::writer::Outcome,
         crate::store::models::VersionedModel, tracking::TrackEvent, tracking::IdentifyCall,
-        tracking::Calls, tracking::CallsResponse, tracking::CallResult, suite_http::FieldError,
+        tracking::TrackCalls, tracking::IdentifyCalls, tracking::CallBatch, tracking::CallsResponse, tracking::CallResult,
     )),
-    modifiers(&BearerAuth),
+    modifiers(&LeadSchemas),
     security(("api_key" = [])),
     tags((name = "leads"), (name = "tracking"), (name = "scoring")),
 )]
 pub struct ApiDoc;
-
-struct BearerAuth;
-
-impl Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "api_key",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-        );
-    }
-}

@@ -39,7 +39,7 @@ async fn current(
 /// Replace the model (admin scope); it becomes the next version. Existing
 /// scores keep the version they were made with; leads are rescored with the
 /// new model on their next change.
-#[utoipa::path(put, path = "/v1/scoring-model", tag = "scoring", request_body = Object,
+#[utoipa::path(put, path = "/v1/scoring-model", tag = "scoring", request_body = ScoringModel,
     responses((status = 200, body = VersionedModel), (status = 422, description = "Invalid model; each problem names its field")))]
 async fn replace(
     State(state): State<AppState>,

@@ -31,8 +31,13 @@ pub fn router() -> Router<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TrackEvent {
-    /// Unique per event; a repeat is ignored.
+    /// Unique per event, 1 to 200 characters, not blank; a repeat is ignored.
     #[serde(alias = "messageId")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\x00]*[^\\x00\\t\\n\\x0b\\x0c\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\x00]*$"
+    )]
     pub message_id: String,
     /// The lead, by id …
     #[serde(default, alias = "leadId")]
@@ -43,13 +48,20 @@ pub struct TrackEvent {
     /// … or by external id (Segment's `userId`).
     #[serde(default, alias = "userId")]
     pub user_id: Option<String>,
-    /// Event name, e.g. `Pricing Page Viewed`; weighted by the scoring model.
+    /// Event name, e.g. `Pricing Page Viewed`, 1 to 200 characters, not
+    /// blank; weighted by the scoring model.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\x00]*[^\\x00\\t\\n\\x0b\\x0c\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\x00]*$"
+    )]
     pub event: String,
     /// Event properties (kept, not scored).
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub properties: Option<serde_json::Map<String, serde_json::Value>>,
-    /// When it happened (default: now); decay is applied from this time.
+    /// When it happened (default: now; a time in the future is taken as
+    /// now); decay is applied from this time.
     #[serde(default)]
     pub timestamp: Option<DateTime<Utc>>,
 }
@@ -58,8 +70,13 @@ pub struct TrackEvent {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IdentifyCall {
-    /// Unique per call; a repeat is ignored.
+    /// Unique per call, 1 to 200 characters, not blank; a repeat is ignored.
     #[serde(alias = "messageId")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\x00]*[^\\x00\\t\\n\\x0b\\x0c\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\x00]*$"
+    )]
     pub message_id: String,
     /// The lead, by id …
     #[serde(default, alias = "leadId")]
@@ -70,24 +87,60 @@ pub struct IdentifyCall {
     /// … or by external id (Segment's `userId`).
     #[serde(default, alias = "userId")]
     pub user_id: Option<String>,
-    /// Fields to update on the lead.
+    /// Fields to update on the lead (any lead field but `email`).
+    #[schema(schema_with = super::schemas::traits_ref)]
+    #[serde(deserialize_with = "suite_http::extract::object")]
     pub traits: LeadInput,
-    /// When the traits were observed (default: now).
+    /// When the traits were observed (default: now; a time in the future is
+    /// taken as now).
     #[serde(default)]
     pub timestamp: Option<DateTime<Utc>>,
 }
 
-/// A single call or a batch.
-#[derive(Debug, Deserialize, ToSchema)]
+/// A single call or a batch, as parsed (the documents describe it as
+/// [`TrackCalls`] and [`IdentifyCalls`]).
+#[derive(Debug, Deserialize)]
 pub struct Calls {
     /// Present for a batch: up to 1,000 calls.
     #[serde(default)]
-    #[schema(value_type = Option<Vec<Object>>)]
-    pub batch: Option<Vec<serde_json::Value>>,
+    pub batch: Option<Vec<serde_json::Map<String, serde_json::Value>>>,
     /// The single call's own fields, when not a batch.
     #[serde(flatten)]
-    #[schema(value_type = Object)]
     pub single: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Body of `POST /v1/track`: one event, or `{"batch": [...]}`.
+#[derive(Deserialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // describes the body for the document; `Calls` parses it
+pub enum TrackCalls {
+    /// One event.
+    Single(TrackEvent),
+    /// Several events.
+    Batch(CallBatch),
+}
+
+/// Body of `POST /v1/identify`: one call, or `{"batch": [...]}`.
+#[derive(Deserialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // describes the body for the document; `Calls` parses it
+pub enum IdentifyCalls {
+    /// One call.
+    Single(Box<IdentifyCall>),
+    /// Several calls.
+    Batch(CallBatch),
+}
+
+/// A batch of calls: each is validated on its own and answered in
+/// `results` (`rejected` with its errors if invalid), so any object is
+/// accepted as an item.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // describes the body for the document; `Calls` parses it
+pub struct CallBatch {
+    /// 1 to 1,000 calls.
+    #[schema(min_items = 1, max_items = 1000)]
+    batch: Vec<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl Validate for Calls {
@@ -128,7 +181,7 @@ pub struct CallsResponse {
 }
 
 /// Record behavioural events and rescore the leads.
-#[utoipa::path(post, path = "/v1/track", tag = "tracking", request_body = Calls,
+#[utoipa::path(post, path = "/v1/track", tag = "tracking", request_body = TrackCalls,
     responses((status = 200, body = CallsResponse), (status = 404, description = "Single call for an unknown lead"), (status = 422)))]
 async fn track(
     State(state): State<AppState>,
@@ -140,7 +193,7 @@ async fn track(
         let reference = lead_ref(call.lead_id, call.email, call.user_id, prefix)?;
         check_text(&call.message_id, &format!("{prefix}/message_id"), 200)?;
         check_text(&call.event, &format!("{prefix}/event"), 200)?;
-        let at = checked_time(call.timestamp, prefix)?;
+        let at = occurred_at(call.timestamp);
         Ok(Incoming {
             message_id: call.message_id,
             lead: reference,
@@ -157,7 +210,7 @@ async fn track(
 }
 
 /// Update lead traits and rescore the leads.
-#[utoipa::path(post, path = "/v1/identify", tag = "tracking", request_body = Calls,
+#[utoipa::path(post, path = "/v1/identify", tag = "tracking", request_body = IdentifyCalls,
     responses((status = 200, body = CallsResponse), (status = 404, description = "Single call for an unknown lead"), (status = 422)))]
 async fn identify(
     State(state): State<AppState>,
@@ -168,7 +221,7 @@ async fn identify(
         let call: IdentifyCall = suite_http::extract::from_value(value, prefix)?;
         let reference = lead_ref(call.lead_id, call.email, call.user_id, prefix)?;
         check_text(&call.message_id, &format!("{prefix}/message_id"), 200)?;
-        let at = checked_time(call.timestamp, prefix)?;
+        let at = occurred_at(call.timestamp);
         let traits: LeadFields = call.traits.validate_traits(&format!("{prefix}/traits"))?;
         Ok(Incoming {
             message_id: call.message_id,
@@ -192,16 +245,15 @@ async fn handle(
     parse: Parse,
 ) -> Result<Json<CallsResponse>, ApiError> {
     let single = calls.batch.is_none();
-    let (values, prefix_of): (Vec<serde_json::Value>, fn(usize) -> String) = match calls.batch {
+    type Object = serde_json::Map<String, serde_json::Value>;
+    let (values, prefix_of): (Vec<Object>, fn(usize) -> String) = match calls.batch {
         Some(batch) => (batch, |i| format!("/batch/{i}")),
-        None => (vec![serde_json::Value::Object(calls.single)], |_| {
-            String::new()
-        }),
+        None => (vec![calls.single], |_| String::new()),
     };
     let mut results = Vec::with_capacity(values.len());
     let mut incoming = Vec::new();
     for (index, value) in values.into_iter().enumerate() {
-        match parse(value, &prefix_of(index)) {
+        match parse(serde_json::Value::Object(value), &prefix_of(index)) {
             Ok(call) => {
                 incoming.push((index, call));
                 results.push(CallResult {
@@ -286,15 +338,10 @@ fn check_text(value: &str, pointer: &str, max: usize) -> Result<(), Vec<FieldErr
     Ok(())
 }
 
-/// Events may not be dated more than a day ahead (clock skew allowance).
-fn checked_time(at: Option<DateTime<Utc>>, prefix: &str) -> Result<DateTime<Utc>, Vec<FieldError>> {
+/// When a call happened: its timestamp, or now if it has none or names a
+/// time still to come (a sender's clock running ahead), so that decay never
+/// starts in the future.
+fn occurred_at(at: Option<DateTime<Utc>>) -> DateTime<Utc> {
     let now = Utc::now();
-    match at {
-        Some(t) if t > now + chrono::Duration::days(1) => Err(vec![FieldError::new(
-            format!("{prefix}/timestamp"),
-            "must not be more than a day in the future",
-        )]),
-        Some(t) => Ok(t),
-        None => Ok(now),
-    }
+    at.map_or(now, |t| t.min(now))
 }

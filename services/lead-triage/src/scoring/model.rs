@@ -41,7 +41,7 @@ pub const MAX_NAME_LEN: usize = 100;
 /// Names are matched case-insensitively: source and event keys and
 /// industries are written in lower case, countries as upper-case ISO
 /// 3166-1 alpha-2 codes, competitor domains in lower case.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScoringModel {
     /// Assigned by the store on every replace (1, 2, …); 0 for the
@@ -60,8 +60,10 @@ pub struct ScoringModel {
     /// before decay; unknown events earn 0.
     pub event_weights: BTreeMap<String, i32>,
     /// Most points all events together can earn (the events factor's maximum).
+    #[schema(minimum = 0, maximum = 1000)]
     pub event_points_cap: i32,
     /// An event's points halve every this many hours after it happened.
+    #[schema(minimum = 1, maximum = 8760)]
     pub decay_half_life_hours: i32,
     /// Category thresholds on the 0–100 score.
     pub thresholds: Thresholds,
@@ -70,26 +72,32 @@ pub struct ScoringModel {
 }
 
 /// Maximum points of each fit factor.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FitWeights {
     /// Company size inside the profile's range (half within a factor of two).
+    #[schema(minimum = 0, maximum = 1000)]
     pub company_size: i32,
     /// Title seniority among the targets (half for an adjacent level).
+    #[schema(minimum = 0, maximum = 1000)]
     pub seniority: i32,
     /// Industry among the targets.
+    #[schema(minimum = 0, maximum = 1000)]
     pub industry: i32,
     /// Country among the targets.
+    #[schema(minimum = 0, maximum = 1000)]
     pub country: i32,
     /// Business email domain (a quarter for a free provider, none for a
     /// disposable one).
+    #[schema(minimum = 0, maximum = 1000)]
     pub email_type: i32,
     /// A valid phone number.
+    #[schema(minimum = 0, maximum = 1000)]
     pub phone: i32,
 }
 
 /// The ideal customer profile.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IdealCustomerProfile {
     /// Employee range; `null` for no preference.
@@ -97,45 +105,65 @@ pub struct IdealCustomerProfile {
     pub company_size: Option<SizeRange>,
     /// Target industries, lower case.
     #[serde(default)]
+    #[schema(max_items = 100)]
     pub industries: Vec<String>,
     /// Target countries, ISO 3166-1 alpha-2, upper case.
     #[serde(default)]
+    #[schema(max_items = 250, inline, value_type = Vec<CountryCode>)]
     pub countries: Vec<String>,
     /// Target seniorities.
     #[serde(default)]
     pub seniorities: Vec<Seniority>,
 }
 
+/// An upper-case ISO 3166-1 alpha-2 code (schema only).
+#[derive(utoipa::ToSchema)]
+#[schema(pattern = "^[A-Z]{2}$")]
+#[allow(dead_code)] // describes `countries` items for the document
+struct CountryCode(String);
+
+/// A lower-case host name of at least two labels (schema only).
+#[derive(utoipa::ToSchema)]
+#[schema(pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$")]
+#[allow(dead_code)] // describes `competitor_domains` items for the document
+struct DomainName(String);
+
 /// An inclusive employee range.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SizeRange {
     /// Fewest employees.
+    #[schema(minimum = 0, maximum = 10_000_000)]
     pub min: i64,
-    /// Most employees.
+    /// Most employees (not below `min`).
+    #[schema(minimum = 0, maximum = 10_000_000)]
     pub max: i64,
 }
 
 /// Lowest score of each category; below `nurture` is cold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Thresholds {
     /// Hot at or above.
+    #[schema(minimum = 0, maximum = 100)]
     pub hot: i32,
-    /// Warm at or above.
+    /// Warm at or above (below `hot`).
+    #[schema(minimum = 0, maximum = 100)]
     pub warm: i32,
-    /// Nurture at or above.
+    /// Nurture at or above (below `warm`).
+    #[schema(minimum = 0, maximum = 100)]
     pub nurture: i32,
 }
 
 /// Hard disqualification rules.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DisqualificationRules {
     /// Disqualify disposable email domains.
     pub disposable_email: bool,
     /// Disqualify these domains and their subdomains.
     #[serde(default)]
+    #[schema(max_items = 1000, inline, value_type = Vec<DomainName>)]
     pub competitor_domains: Vec<String>,
     /// Disqualify leads that opted out of marketing.
     pub opt_out: bool,

@@ -4,7 +4,19 @@ use serde::{Deserialize, Serialize};
 
 /// Seniority levels, most senior first. Serialised in snake_case
 /// (`"c_level"`), as listed in the ideal customer profile.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Seniority {
     /// Chief officers, founders, owners, presidents, managing directors.

@@ -104,3 +104,58 @@ fn a_valid_definition_passes_and_each_rule_names_its_field() {
         ["/channel_costs/sms", "/channel_costs/email"]
     );
 }
+
+#[test]
+fn names_are_counted_as_given_and_refuse_control_characters_anywhere() {
+    let mut errors = Vec::new();
+    check_name(
+        &mut errors,
+        "/name",
+        &format!(" {} ", "a".repeat(200)),
+        MAX_NAME,
+    );
+    check_name(&mut errors, "/ok", &"é".repeat(200), MAX_NAME);
+    check_name(&mut errors, "/blank", " \u{3000}\u{a0}", MAX_NAME);
+    check_name(&mut errors, "/newline", "Spring\n", MAX_NAME);
+    let found: Vec<&str> = errors.iter().map(|e| e.pointer.as_str()).collect();
+    assert_eq!(found, ["/name", "/blank", "/newline"]);
+}
+
+#[test]
+fn a_patch_is_checked_field_by_field_before_the_campaign_is_read() {
+    assert_eq!(check_patch(&CampaignPatch::default()), Ok(()));
+    let patch = CampaignPatch {
+        name: Some(" ".into()),
+        target_categories: Some(vec![Category::Cold]),
+        ladder: Some(vec![]),
+        daily_budget_micros: Some(-1),
+        channel_costs: Some(BTreeMap::from([(Channel::Sms, MAX_MICROS + 1)])),
+        min_share: Some(1.5),
+        warmup_sends: Some(MAX_WARMUP + 1),
+        pacing_burst_bps: Some(-1),
+        variant_content: Some(BTreeMap::from([(
+            "A/1".to_owned(),
+            VariantContent {
+                sms: Some(TextContent {
+                    body: "{{ password }}".into(),
+                }),
+                ..VariantContent::default()
+            },
+        )])),
+        ..CampaignPatch::default()
+    };
+    assert_eq!(
+        pointers(check_patch(&patch)),
+        [
+            "/name",
+            "/target_categories/0",
+            "/ladder",
+            "/daily_budget_micros",
+            "/channel_costs/sms",
+            "/min_share",
+            "/warmup_sends",
+            "/pacing_burst_bps",
+            "/variant_content/A~11/sms/body",
+        ]
+    );
+}
