@@ -44,12 +44,17 @@ pub(crate) fn to_json(headers: &[(String, Vec<u8>)]) -> Value {
     Value::Array(
         headers
             .iter()
-            .map(|(k, v)| match std::str::from_utf8(v) {
-                Ok(s) => json!({ "name": k, "value": s }),
-                Err(_) => json!({
-                    "name": k,
-                    "value_base64": base64::engine::general_purpose::STANDARD.encode(v),
-                }),
+            .map(|(k, v)| {
+                // jsonb cannot hold U+0000: such a name is shown with U+FFFD,
+                // such a value kept exactly, in base64, like one not UTF-8.
+                let k = k.replace('\0', "\u{fffd}");
+                match std::str::from_utf8(v) {
+                    Ok(s) if !s.contains('\0') => json!({ "name": k, "value": s }),
+                    _ => json!({
+                        "name": k,
+                        "value_base64": base64::engine::general_purpose::STANDARD.encode(v),
+                    }),
+                }
             })
             .collect(),
     )
@@ -105,8 +110,14 @@ mod tests {
             ("bin".into(), vec![0xff, 0x00, 0xfe]),
             ("empty".into(), Vec::new()),
             ("ce_id".into(), b"dup".to_vec()),
+            ("nul".into(), b"a\0b".to_vec()),
         ];
-        let back = from_json(&to_json(&headers)).expect("decode");
+        let json = to_json(&headers);
+        assert!(
+            !json.to_string().contains("\\u0000"),
+            "jsonb cannot store U+0000: {json}"
+        );
+        let back = from_json(&json).expect("decode");
         assert_eq!(back, headers);
     }
 

@@ -9,7 +9,7 @@ use thiserror::Error;
 #[cfg(test)]
 mod tests;
 
-/// Longest raw input accepted (separators included), in bytes.
+/// Longest raw input accepted (separators included), in characters.
 pub const MAX_INPUT_LEN: usize = 32;
 /// Fewest digits after the `+` (shortest national numbers plus country code).
 pub const MIN_DIGITS: usize = 8;
@@ -25,7 +25,7 @@ pub enum PhoneError {
     /// Nothing but whitespace.
     #[error("must not be empty")]
     Empty,
-    /// Longer than [`MAX_INPUT_LEN`] bytes.
+    /// Longer than [`MAX_INPUT_LEN`] characters.
     #[error("must be at most 32 characters")]
     TooLong,
     /// A character other than digits, a leading `+` and the separators
@@ -61,7 +61,7 @@ impl PhoneE164 {
         if trimmed.is_empty() {
             return Err(PhoneError::Empty);
         }
-        if trimmed.len() > MAX_INPUT_LEN {
+        if trimmed.chars().count() > MAX_INPUT_LEN {
             return Err(PhoneError::TooLong);
         }
         let mut plus = false;

@@ -110,12 +110,11 @@ pub fn from_value<T: DeserializeOwned>(
     if let Err(ApiError::Validation(errors)) = check_nul(&value, prefix) {
         return Err(errors);
     }
-    match from_value_ref(&value, prefix) {
-        Err(errors) if integral_float_refused(&errors) => {
-            integral_floats_to_integers(&mut value);
-            from_value_ref(&value, prefix)
+    loop {
+        match from_value_ref(&value, prefix) {
+            Err(errors) if integer_written_as_float(&mut value, &errors, prefix) => continue,
+            parsed => return parsed,
         }
-        parsed => parsed,
     }
 }
 
@@ -174,29 +173,34 @@ pub fn check_nul(value: &serde_json::Value, pointer: &str) -> Result<(), ApiErro
 /// What a field with U+0000 is told.
 const NUL_MESSAGE: &str = "must not contain the character U+0000";
 
-/// Whether an integer field was given a number written with a fraction
-/// (`7.0`): JSON Schema calls that an integer, so it is retried as one.
-fn integral_float_refused(errors: &[FieldError]) -> bool {
-    errors
-        .iter()
-        .any(|e| e.detail.starts_with("invalid type: floating point"))
-}
-
-/// Rewrites every number with a zero fraction (`7.0`) as an integer (`7`).
-fn integral_floats_to_integers(value: &mut serde_json::Value) {
-    use serde_json::Value;
-    match value {
-        Value::Number(n) => {
-            if let Some(f) = n.as_f64().filter(|_| n.is_f64()) {
-                // `as` saturates; the range check keeps only exact integers.
-                if f.fract() == 0.0 && f.abs() < 9.0e15 {
-                    *n = serde_json::Number::from(f as i64);
-                }
-            }
+/// When the first error is an integer field given a number with a zero
+/// fraction (`7.0`, an integer to JSON Schema), rewrites that one number as
+/// an integer and says so, so the caller tries again. Other numbers (e.g.
+/// in free-form attributes) are left as they were sent.
+fn integer_written_as_float(
+    value: &mut serde_json::Value,
+    errors: &[FieldError],
+    prefix: &str,
+) -> bool {
+    let Some(error) = errors.first() else {
+        return false;
+    };
+    if !error.detail.starts_with("invalid type: floating point") {
+        return false;
+    }
+    let Some(pointer) = error.pointer.strip_prefix(prefix) else {
+        return false;
+    };
+    let Some(serde_json::Value::Number(n)) = value.pointer_mut(pointer) else {
+        return false;
+    };
+    match n.as_f64() {
+        // `as` saturates; the range check keeps only exact integers.
+        Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() < 9.0e15 => {
+            *n = serde_json::Number::from(f as i64);
+            true
         }
-        Value::Array(items) => items.iter_mut().for_each(integral_floats_to_integers),
-        Value::Object(map) => map.values_mut().for_each(integral_floats_to_integers),
-        _ => {}
+        _ => false,
     }
 }
 
@@ -206,11 +210,14 @@ fn integral_floats_to_integers(value: &mut serde_json::Value) {
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     refuse_nul(bytes)?;
     match parse_typed(bytes) {
-        Err(ApiError::Validation(errors)) if integral_float_refused(&errors) => {
-            let mut value: serde_json::Value = serde_json::from_slice(bytes)
+        Err(ApiError::Validation(errors))
+            if errors
+                .first()
+                .is_some_and(|e| e.detail.starts_with("invalid type: floating point")) =>
+        {
+            let value: serde_json::Value = serde_json::from_slice(bytes)
                 .map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))?;
-            integral_floats_to_integers(&mut value);
-            from_value_ref(&value, "").map_err(ApiError::Validation)
+            from_value(value, "").map_err(ApiError::Validation)
         }
         parsed => parsed,
     }
@@ -302,6 +309,23 @@ where
     Option::<serde_json::Map<String, serde_json::Value>>::deserialize(deserializer)?
         .map(nested)
         .transpose()
+}
+
+/// Like [`object`], for a list of nested structs: each item must be an object.
+pub fn objects<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: DeserializeOwned,
+{
+    use serde::Deserialize as _;
+    Vec::<serde_json::Map<String, serde_json::Value>>::deserialize(deserializer)?
+        .into_iter()
+        .enumerate()
+        .map(|(i, map)| {
+            nested::<D::Error, T>(map)
+                .map_err(|e| serde::de::Error::custom(format!("at /{i}: {e}")))
+        })
+        .collect()
 }
 
 fn nested<E: serde::de::Error, T: DeserializeOwned>(
@@ -438,6 +462,17 @@ mod tests {
         let batch: Counted =
             from_value(serde_json::json!({"n": 1e3, "ratio": 1}), "/leads/0").unwrap();
         assert_eq!(batch.n, 1000);
+        // Only the integer fields are rewritten; free-form numbers stay as sent.
+        let free: serde_json::Value =
+            serde_json::from_value(serde_json::json!({"n": 2.0, "free": {"x": 1.0}})).unwrap();
+        #[derive(serde::Deserialize)]
+        struct WithFree {
+            n: i32,
+            free: serde_json::Value,
+        }
+        let parsed: WithFree = from_value(free, "").unwrap();
+        assert_eq!(parsed.n, 2);
+        assert!(parsed.free["x"].is_f64(), "{}", parsed.free);
     }
 
     #[test]

@@ -40,6 +40,16 @@ where an integer is expected.";
 /// schemas uses this.
 pub const NOT_BLANK: &str = "^[^\\x00]*[^\\x00\\t\\n\\x0b\\x0c\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\x00]*$";
 
+/// A string schema that takes exactly `values` (for closed sets the API
+/// takes or returns as plain strings).
+pub fn string_enum<'a>(
+    values: impl IntoIterator<Item = &'a str>,
+) -> utoipa::openapi::schema::ObjectBuilder {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(values.into_iter().map(str::to_owned)))
+}
+
 /// Name of the bearer security scheme every document declares.
 pub const SECURITY_SCHEME: &str = "api_key";
 
@@ -105,7 +115,10 @@ fn add_shared_statuses(op: &mut Operation, writes: bool) {
         shared.push((400, "A header has an invalid value"));
     }
     if query {
-        shared.push((400, "The `cursor` is not one this service issued"));
+        shared.push((
+            400,
+            "A query parameter is malformed (e.g. a `cursor` this service did not issue)",
+        ));
         shared.push((
             422,
             "A query parameter failed validation; `errors` names it",
@@ -162,7 +175,9 @@ pub fn docs_router(doc: utoipa::openapi::OpenApi) -> axum::Router {
     use utoipa_scalar::{Scalar, Servable};
     let doc = complete(doc);
     // Serialized once: the document does not change while the process runs.
-    let json = bytes::Bytes::from(serde_json::to_vec(&doc).unwrap_or_default());
+    #[allow(clippy::expect_used)] // startup: a document that cannot serialize is a build defect
+    let json =
+        bytes::Bytes::from(serde_json::to_vec(&doc).expect("the OpenAPI document serializes"));
     axum::Router::new()
         .route(
             "/openapi.json",

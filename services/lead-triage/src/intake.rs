@@ -54,6 +54,9 @@ pub struct Inbound {
     pub correlation_id: Option<String>,
 }
 
+/// Longest event id accepted (it is stored in `processed_events`).
+const MAX_EVENT_ID_LEN: usize = 512;
+
 fn invalid(message: impl std::fmt::Display) -> HandlerError {
     HandlerError::permanent("invalid_lead", message)
 }
@@ -92,8 +95,15 @@ pub fn decode(record: &Record) -> Result<Inbound, HandlerError> {
     let workspace: Uuid = workspace
         .parse()
         .map_err(|_| invalid("workspace_id is not a UUID"))?;
-    let lead: LeadInput = suite_http::extract::from_value(serde_json::Value::Object(fields), "")
-        .map_err(|errors| invalid(describe(&errors)))?;
+    if event_id.is_empty() || event_id.len() > MAX_EVENT_ID_LEN || event_id.contains('\0') {
+        return Err(invalid(format!(
+            "the event id must be 1 to {MAX_EVENT_ID_LEN} bytes without U+0000"
+        )));
+    }
+    let mut lead: LeadInput =
+        suite_http::extract::from_value(serde_json::Value::Object(fields), "")
+            .map_err(|errors| invalid(describe(&errors)))?;
+    lead.trim_codes();
     let correlation_id = correlation_id.filter(|c| suite_domain::CorrelationId::parse(c).is_ok());
     Ok(Inbound {
         event_id,

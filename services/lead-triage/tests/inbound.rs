@@ -70,9 +70,9 @@ async fn all_three_forms_become_leads_and_poison_goes_to_the_dlq() {
     .await
     .unwrap();
 
-    // 4. Plain JSON, no headers.
-    let plain =
-        serde_json::json!({"workspace_id": ws, "email": "plain@initech.com", "source": "webinar"});
+    // 4. Plain JSON, no headers, with the padding of a fixed-width export.
+    let plain = serde_json::json!({"workspace_id": ws, "email": "plain@initech.com", "source": "webinar",
+        "country": " de ", "timezone": "Europe/Berlin  ", "phone": "  +49 30 1234567  "});
     suite_testkit::kafka::produce(
         &brokers,
         &topic,
@@ -95,6 +95,25 @@ async fn all_three_forms_become_leads_and_poison_goes_to_the_dlq() {
     .await
     .unwrap();
 
+    // 6. An event id with U+0000 (Postgres could not record it as processed).
+    let body = serde_json::to_vec(&hot_lead("nul-id@initech.com")).unwrap();
+    suite_testkit::kafka::produce(
+        &brokers,
+        &topic,
+        Some(&key),
+        &body,
+        &[
+            ("ce_id", "evt\u{0}3"),
+            ("ce_source", "/crm"),
+            ("ce_type", "lead.submitted.v1"),
+            ("ce_specversion", "1.0"),
+            ("content-type", "application/json"),
+            ("ce_workspaceid", &ws),
+        ],
+    )
+    .await
+    .unwrap();
+
     for email in [
         "binary@initech.com",
         "structured@initech.com",
@@ -108,17 +127,28 @@ async fn all_three_forms_become_leads_and_poison_goes_to_the_dlq() {
             .await
             .unwrap();
     assert_eq!(correlation, "crm-77");
+    let (country, timezone, phone): (String, String, String) = sqlx::query_as(
+        "SELECT country, timezone, phone FROM leads WHERE email = 'plain@initech.com'",
+    )
+    .fetch_one(&t.env.db)
+    .await
+    .unwrap();
+    assert_eq!(
+        (country.as_str(), timezone.as_str(), phone.as_str()),
+        ("DE", "Europe/Berlin", "+49301234567"),
+        "padding around codes is trimmed on the Kafka path"
+    );
 
     let dlq = suite_testkit::kafka::read_topic(
         &brokers,
         &format!("{topic}.dlq"),
-        2,
+        3,
         Duration::from_secs(30),
         Duration::from_millis(500),
     )
     .await
     .unwrap();
-    assert_eq!(dlq.len(), 2, "{dlq:?}");
+    assert_eq!(dlq.len(), 3, "{dlq:?}");
     assert_eq!(dlq[0].payload, b"{not json");
     assert_eq!(dlq[0].header("dlq_original_topic"), Some(topic.as_str()));
     assert_eq!(dlq[0].header("dlq_error_class"), Some("invalid_lead"));
@@ -126,12 +156,17 @@ async fn all_three_forms_become_leads_and_poison_goes_to_the_dlq() {
         .header("dlq_error_message")
         .unwrap()
         .contains("/email"));
+    assert_eq!(dlq[2].header("dlq_error_class"), Some("invalid_lead"));
+    assert!(dlq[2]
+        .header("dlq_error_message")
+        .unwrap()
+        .contains("event id"));
     assert_eq!(t.lead_count().await, 3);
     let dead: i64 = sqlx::query_scalar("SELECT count(*) FROM dead_letters")
         .fetch_one(&t.env.db)
         .await
         .unwrap();
-    assert_eq!(dead, 2);
+    assert_eq!(dead, 3);
 }
 
 /// A plain JSON lead carries no id, so it is deduped by its place in the

@@ -23,12 +23,6 @@ use super::validate::{
 /// string (`$` would also match before a final line feed in Python).
 pub const NAME_PATTERN: &str = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\x00-\\x20\\x7f-\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\x00-\\x1f\\x7f-\\x9f]*(?![\\s\\S])";
 
-fn string_enum<'a>(values: impl IntoIterator<Item = &'a str>) -> ObjectBuilder {
-    ObjectBuilder::new()
-        .schema_type(Type::String)
-        .enum_values(Some(values.into_iter().map(str::to_owned)))
-}
-
 fn name(max: usize, description: &str) -> Schema {
     ObjectBuilder::new()
         .schema_type(Type::String)
@@ -59,19 +53,19 @@ pub fn variant_name() -> Schema {
 
 /// `phone`, `sms` or `email`.
 pub fn channel() -> Schema {
-    string_enum(Channel::ALL.iter().map(|c| c.as_str()))
+    suite_http::openapi::string_enum(Channel::ALL.iter().map(|c| c.as_str()))
         .description(Some("`phone`, `sms` or `email`."))
         .into()
 }
 
 /// `click`, `reply` or `conversion`.
 pub fn objective() -> Schema {
-    string_enum(Objective::ALL.iter().map(|o| o.as_str())).into()
+    suite_http::openapi::string_enum(Objective::ALL.iter().map(|o| o.as_str())).into()
 }
 
 /// `active`, `paused` or `archived`.
 pub fn status() -> Schema {
-    string_enum(CampaignStatus::ALL.iter().map(|s| s.as_str())).into()
+    suite_http::openapi::string_enum(CampaignStatus::ALL.iter().map(|s| s.as_str())).into()
 }
 
 /// Why a paused campaign is paused (`manual` or `budget`), null otherwise.
@@ -89,7 +83,9 @@ pub fn pause_reason() -> Schema {
 /// The targeted categories: 1–3 of `hot`, `warm`, `nurture`, no repeats.
 pub fn target_categories() -> Schema {
     ArrayBuilder::new()
-        .items(string_enum(TARGETABLE.iter().map(|c| c.as_str())))
+        .items(suite_http::openapi::string_enum(
+            TARGETABLE.iter().map(|c| c.as_str()),
+        ))
         .min_items(Some(1))
         .max_items(Some(TARGETABLE.len()))
         .unique_items(true)

@@ -48,13 +48,25 @@ pub struct TextContent {
 #[serde(deny_unknown_fields)]
 pub struct VariantContent {
     /// Email content.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "suite_http::extract::optional_object"
+    )]
     pub email: Option<EmailContent>,
     /// SMS content.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "suite_http::extract::optional_object"
+    )]
     pub sms: Option<TextContent>,
     /// Voice script.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "suite_http::extract::optional_object"
+    )]
     pub phone: Option<TextContent>,
 }
 
@@ -93,6 +105,7 @@ pub struct VariantInput {
     #[schema(schema_with = schema::variant_name)]
     pub name: String,
     /// Message per channel.
+    #[serde(deserialize_with = "suite_http::extract::object")]
     pub content: VariantContent,
 }
 
@@ -135,6 +148,7 @@ pub struct CreateCampaign {
     pub target_categories: Vec<Category>,
     /// The channel ladder (1–20 steps, delays non-decreasing).
     #[schema(schema_with = schema::ladder)]
+    #[serde(deserialize_with = "suite_http::extract::objects")]
     pub ladder: Vec<LadderStep>,
     /// `click`, `reply` or `conversion`.
     #[schema(schema_with = schema::objective, example = "conversion")]
@@ -159,6 +173,7 @@ pub struct CreateCampaign {
     pub pacing_burst_bps: i64,
     /// 1–10 variants.
     #[schema(schema_with = schema::variants)]
+    #[serde(deserialize_with = "suite_http::extract::objects")]
     pub variants: Vec<VariantInput>,
 }
 

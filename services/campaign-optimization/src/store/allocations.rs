@@ -47,10 +47,7 @@ pub mod reason {
 
     /// The OpenAPI schema of a reason: one of [`ALL`].
     pub fn schema() -> utoipa::openapi::schema::Schema {
-        utoipa::openapi::schema::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::schema::Type::String)
-            .enum_values(Some(ALL))
-            .into()
+        suite_http::openapi::string_enum(ALL).into()
     }
 }
 

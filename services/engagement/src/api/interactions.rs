@@ -40,7 +40,7 @@ pub struct InteractionInput {
     pub kind: InteractionKind,
     /// The provider's (or caller's) unique event id, 1 to 200 visible ASCII
     /// characters (`!` to `~`); a repeated id returns the first interaction.
-    #[schema(min_length = 1, max_length = 200, pattern = "^[!-~]+$")]
+    #[schema(min_length = 1, max_length = 200, pattern = "^[!-~]+(?![\\s\\S])")]
     pub provider_event_id: String,
     /// The send it is about (from the provider callback); sets campaign, variant and channel.
     pub send_id: Option<Uuid>,

@@ -4,7 +4,7 @@
 #![allow(dead_code)] // describe the document; the handlers use the domain types
 
 use serde::Serialize;
-use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
+use utoipa::openapi::schema::Object;
 use utoipa::ToSchema;
 
 use crate::api::context::CapsLeft;
@@ -31,9 +31,7 @@ fn kind_names() -> impl Iterator<Item = &'static str> {
 
 /// A string schema whose values are `names`.
 fn one_of_names(names: impl Iterator<Item = &'static str>, description: &str) -> Object {
-    ObjectBuilder::new()
-        .schema_type(Type::String)
-        .enum_values(Some(names))
+    suite_http::openapi::string_enum(names)
         .description(Some(description))
         .build()
 }

@@ -40,7 +40,7 @@ pub struct LeadInput {
     #[serde(default)]
     #[schema(
         max_length = 32,
-        pattern = "^[\\t\\n\\x0b\\x0c\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*((\\+[ \\u00a0./()-]*|0[ \\u00a0./()-]*0[ \\u00a0./()-]*)[1-9]([ \\u00a0./()-]*[0-9]){7,14}[ \\u00a0./()-]*[\\t\\n\\x0b\\x0c\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*)?$"
+        pattern = "^[\\t\\n\\x0b\\x0c\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*([ \\u00a0./()-]*(\\+[ \\u00a0./()-]*|0[ \\u00a0./()-]*0[ \\u00a0./()-]*)[1-9]([ \\u00a0./()-]*[0-9]){7,14}[ \\u00a0./()-]*[\\t\\n\\x0b\\x0c\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*)?$"
     )]
     pub phone: Option<String>,
     /// Company name.
@@ -61,7 +61,7 @@ pub struct LeadInput {
     pub industry: Option<String>,
     /// ISO 3166-1 alpha-2 country code, e.g. `DE` (either case); empty means none.
     #[serde(default)]
-    #[schema(pattern = "^([A-Za-z]{2})?$")]
+    #[schema(pattern = "^([A-Za-z]{2})?(?![\\s\\S])")]
     pub country: Option<String>,
     /// IANA time zone, e.g. `Europe/Berlin`; empty means none.
     #[serde(default)]
@@ -103,6 +103,20 @@ fn timezone_schema() -> utoipa::openapi::schema::Object {
 }
 
 impl LeadInput {
+    /// Trims white space around `country`, `timezone` and `phone`. Records on
+    /// `leads.inbound` come from other systems' exports, which pad such
+    /// fields; the HTTP API takes them exactly as its document says.
+    pub fn trim_codes(&mut self) {
+        for field in [&mut self.country, &mut self.timezone, &mut self.phone] {
+            if let Some(value) = field.as_mut() {
+                let trimmed = value.trim();
+                if trimmed.len() != value.len() {
+                    *value = trimmed.to_owned();
+                }
+            }
+        }
+    }
+
     /// Validates and normalises a lead to create or merge; errors carry JSON
     /// Pointers under `prefix`.
     pub fn validate_into(mut self, prefix: &str) -> Result<NewLead, Vec<FieldError>> {

@@ -133,9 +133,9 @@ fn correlation_header(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 pub struct BatchRequest {
     /// 1 to 1,000 leads, each a `LeadInput`. Each is validated on its own
     /// and answered in `results` (`rejected` with its errors if invalid), so
-    /// any object is accepted as an item.
-    #[schema(value_type = Vec<Object>, min_items = 1, max_items = 1000)]
-    pub leads: Vec<serde_json::Map<String, serde_json::Value>>,
+    /// any item is accepted here.
+    #[schema(value_type = Vec<serde_json::Value>, min_items = 1, max_items = 1000)]
+    pub leads: Vec<serde_json::Value>,
 }
 
 impl Validate for BatchRequest {
@@ -196,7 +196,7 @@ async fn create_batch(
     let mut positions = Vec::new();
     for (index, raw) in batch.leads.into_iter().enumerate() {
         let prefix = format!("/leads/{index}");
-        let parsed = suite_http::extract::from_value::<LeadInput>(raw.into(), &prefix)
+        let parsed = suite_http::extract::from_value::<LeadInput>(raw, &prefix)
             .and_then(|input| input.validate_into(&prefix));
         match parsed {
             Ok(lead) => {
@@ -307,14 +307,8 @@ pub struct ListQuery {
 
 /// The `category` query parameter: one of the categories, in lower case.
 fn category_param() -> utoipa::openapi::schema::Object {
-    utoipa::openapi::schema::ObjectBuilder::new()
-        .schema_type(utoipa::openapi::schema::Type::String)
-        .enum_values(Some(CATEGORIES))
-        .build()
+    suite_http::openapi::string_enum(suite_domain::Category::ALL.iter().map(|c| c.as_str())).build()
 }
-
-/// Every category, as the `category` filter takes it.
-const CATEGORIES: [&str; 5] = ["hot", "warm", "nurture", "cold", "disqualified"];
 
 impl Validate for ListQuery {
     fn validate(&self) -> Result<(), Vec<FieldError>> {
@@ -323,7 +317,7 @@ impl Validate for ListQuery {
             errors.push(FieldError::new("?limit", "must be between 1 and 200"));
         }
         if let Some(c) = &self.category {
-            if !CATEGORIES.contains(&c.as_str()) {
+            if !suite_domain::Category::ALL.iter().any(|k| k.as_str() == c) {
                 errors.push(FieldError::new(
                     "?category",
                     "must be hot, warm, nurture, cold or disqualified",
@@ -343,7 +337,8 @@ impl Validate for ListQuery {
 pub struct LeadPage {
     /// Leads, newest first.
     pub data: Vec<LeadView>,
-    /// Pass as `cursor` for the next page; absent on the last page.
+    /// Pass as `cursor` for the next page; null on the last page.
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
 }
 

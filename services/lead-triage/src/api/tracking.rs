@@ -103,7 +103,7 @@ pub struct IdentifyCall {
 pub struct Calls {
     /// Present for a batch: up to 1,000 calls.
     #[serde(default)]
-    pub batch: Option<Vec<serde_json::Map<String, serde_json::Value>>>,
+    pub batch: Option<Vec<serde_json::Value>>,
     /// The single call's own fields, when not a batch.
     #[serde(flatten)]
     pub single: serde_json::Map<String, serde_json::Value>,
@@ -132,15 +132,15 @@ pub enum IdentifyCalls {
 }
 
 /// A batch of calls: each is validated on its own and answered in
-/// `results` (`rejected` with its errors if invalid), so any object is
-/// accepted as an item.
+/// `results` (`rejected` with its errors if invalid), so any item is
+/// accepted here.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)] // describes the body for the document; `Calls` parses it
 pub struct CallBatch {
     /// 1 to 1,000 calls.
-    #[schema(min_items = 1, max_items = 1000)]
-    batch: Vec<serde_json::Map<String, serde_json::Value>>,
+    #[schema(value_type = Vec<serde_json::Value>, min_items = 1, max_items = 1000)]
+    batch: Vec<serde_json::Value>,
 }
 
 impl Validate for Calls {
@@ -245,15 +245,16 @@ async fn handle(
     parse: Parse,
 ) -> Result<Json<CallsResponse>, ApiError> {
     let single = calls.batch.is_none();
-    type Object = serde_json::Map<String, serde_json::Value>;
-    let (values, prefix_of): (Vec<Object>, fn(usize) -> String) = match calls.batch {
+    let (values, prefix_of): (Vec<serde_json::Value>, fn(usize) -> String) = match calls.batch {
         Some(batch) => (batch, |i| format!("/batch/{i}")),
-        None => (vec![calls.single], |_| String::new()),
+        None => (vec![serde_json::Value::Object(calls.single)], |_| {
+            String::new()
+        }),
     };
     let mut results = Vec::with_capacity(values.len());
     let mut incoming = Vec::new();
     for (index, value) in values.into_iter().enumerate() {
-        match parse(serde_json::Value::Object(value), &prefix_of(index)) {
+        match parse(value, &prefix_of(index)) {
             Ok(call) => {
                 incoming.push((index, call));
                 results.push(CallResult {

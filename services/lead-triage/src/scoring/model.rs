@@ -50,8 +50,10 @@ pub struct ScoringModel {
     #[serde(default)]
     pub version: i32,
     /// Maximum points of each fit factor.
+    #[serde(deserialize_with = "suite_http::extract::object")]
     pub fit_weights: FitWeights,
     /// Who the workspace sells to.
+    #[serde(deserialize_with = "suite_http::extract::object")]
     pub ideal_customer_profile: IdealCustomerProfile,
     /// Points per lead source (`"webinar": 10`); the highest is the
     /// source factor's maximum; unknown sources earn 0.
@@ -66,8 +68,10 @@ pub struct ScoringModel {
     #[schema(minimum = 1, maximum = 8760)]
     pub decay_half_life_hours: i32,
     /// Category thresholds on the 0–100 score.
+    #[serde(deserialize_with = "suite_http::extract::object")]
     pub thresholds: Thresholds,
     /// Rules that disqualify a lead whatever its score.
+    #[serde(deserialize_with = "suite_http::extract::object")]
     pub disqualification: DisqualificationRules,
 }
 
@@ -101,7 +105,7 @@ pub struct FitWeights {
 #[serde(deny_unknown_fields)]
 pub struct IdealCustomerProfile {
     /// Employee range; `null` for no preference.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "suite_http::extract::optional_object")]
     pub company_size: Option<SizeRange>,
     /// Target industries, lower case.
     #[serde(default)]
@@ -118,13 +122,15 @@ pub struct IdealCustomerProfile {
 
 /// An upper-case ISO 3166-1 alpha-2 code (schema only).
 #[derive(utoipa::ToSchema)]
-#[schema(pattern = "^[A-Z]{2}$")]
+#[schema(pattern = "^[A-Z]{2}(?![\\s\\S])")]
 #[allow(dead_code)] // describes `countries` items for the document
 struct CountryCode(String);
 
 /// A lower-case host name of at least two labels (schema only).
 #[derive(utoipa::ToSchema)]
-#[schema(pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$")]
+#[schema(
+    pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+(?![\\s\\S])"
+)]
 #[allow(dead_code)] // describes `competitor_domains` items for the document
 struct DomainName(String);
 
