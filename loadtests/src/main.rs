@@ -114,6 +114,25 @@ pub struct Args {
     /// Write the JSON result here.
     #[arg(long)]
     pub out: Option<std::path::PathBuf>,
+    /// Append the email of every lead a 2xx answer accepted (lead-post,
+    /// lead-batch items created or merged, warm-up included) to this file,
+    /// one a line: the chaos scenario checks each is stored.
+    #[arg(long)]
+    pub accepted_out: Option<std::path::PathBuf>,
+}
+
+/// The accepted-leads file of `--accepted-out`.
+type AcceptedLog = Arc<Mutex<std::io::BufWriter<std::fs::File>>>;
+
+fn log_accepted(log: &AcceptedLog, emails: &[String]) {
+    use std::io::Write as _;
+    let mut w = log.lock().unwrap_or_else(PoisonError::into_inner);
+    for e in emails {
+        if let Err(err) = writeln!(w, "{e}") {
+            eprintln!("loadgen: --accepted-out: {err}");
+            return;
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -152,6 +171,7 @@ struct OpenLoop<'a> {
     client: &'a reqwest::Client,
     scenario: &'a Arc<scenarios::Scenario>,
     slots: &'a Arc<Semaphore>,
+    accepted: Option<&'a AcceptedLog>,
 }
 
 impl OpenLoop<'_> {
@@ -186,18 +206,26 @@ impl OpenLoop<'_> {
             };
             let request = self.scenario.request(self.client, kind, i);
             let stats = stats.clone();
+            let accepted = self
+                .accepted
+                .filter(|_| matches!(kind, Kind::LeadPost | Kind::LeadBatch))
+                .map(|log| (log.clone(), self.scenario.clone()));
             tasks.spawn(async move {
                 let r = request.send().await;
                 let micros = u64::try_from(scheduled.elapsed().as_micros()).unwrap_or(u64::MAX);
+                let o = outcome(&r);
+                if let (Some((log, scenario)), Ok(resp)) = (accepted, r) {
+                    if resp.status().is_success() {
+                        let body = if kind == Kind::LeadBatch {
+                            resp.json().await.unwrap_or_default()
+                        } else {
+                            serde_json::Value::Null
+                        };
+                        log_accepted(&log, &scenario.accepted_emails(kind, i, &body));
+                    }
+                }
                 drop(permit);
-                record(
-                    &stats,
-                    kind,
-                    sec(scheduled),
-                    sec(Instant::now()),
-                    micros,
-                    outcome(&r),
-                );
+                record(&stats, kind, sec(scheduled), sec(Instant::now()), micros, o);
             });
             while tasks.try_join_next().is_some() {}
         }
@@ -264,6 +292,17 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .timeout(Duration::from_secs(30))
         .build()?;
     let stats: Shared = Arc::new(Mutex::new(Stats::new()));
+    let accepted: Option<AcceptedLog> = match &args.accepted_out {
+        Some(path) => {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("open {}", path.display()))?;
+            Some(Arc::new(Mutex::new(std::io::BufWriter::new(file))))
+        }
+        None => None,
+    };
     if args.warmup > 0 && args.closed_loop.is_none() {
         // A ramp to the rate, not measured: the connections a steady load
         // keeps open exist when measuring starts (wrk2 calibrates likewise).
@@ -272,6 +311,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             client: &client,
             scenario: &scenario,
             slots: &slots,
+            accepted: accepted.as_ref(),
         };
         let mut picker = mix.picker(args.seed.wrapping_add(1))?;
         let discarded: Shared = Arc::new(Mutex::new(Stats::new()));
@@ -279,7 +319,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
         open.run(ramp, Instant::now(), 1 << 50, &mut picker, &discarded)
             .await;
     }
-    let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    // milliseconds: the chaos scenario places its faults on the per-second timeline by it
+    let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let start = Instant::now();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
     // The generator watches itself too: its CPU share is part of the picture on one machine.
@@ -325,6 +366,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             client: &client,
             scenario: &scenario,
             slots: &slots,
+            accepted: accepted.as_ref(),
         };
         let mut picker = mix.picker(args.seed)?;
         open.run(
@@ -338,6 +380,13 @@ async fn run(args: Args) -> anyhow::Result<()> {
         "open"
     };
     let elapsed = start.elapsed().as_secs_f64();
+    if let Some(log) = &accepted {
+        use std::io::Write as _;
+        log.lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .flush()
+            .context("flush --accepted-out")?;
+    }
     let _ = stop_tx.send(());
     let services = sampler.await.context("resource sampler")?;
     let summary = stats

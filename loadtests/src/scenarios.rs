@@ -406,9 +406,14 @@ pub async fn build(args: &Args, mix: &Mix, urls: Urls) -> anyhow::Result<(Scenar
             s.describe(*kind),
             kind.service()
         );
-        // Reads may go to a replica that has not replayed the fixtures yet:
-        // give them a few seconds before calling the endpoint broken.
-        let tries = if matches!(kind, Kind::LeadGet | Kind::Context | Kind::Performance) {
+        // Reads may go to a replica that has not replayed the fixtures yet,
+        // and engagement learns of new leads from lead-triage's events (a
+        // callback for a lead it has not seen yet is a 404): give them a few
+        // seconds before calling the endpoint broken.
+        let tries = if matches!(
+            kind,
+            Kind::LeadGet | Kind::Context | Kind::Performance | Kind::Interaction
+        ) {
             10
         } else {
             1
@@ -493,6 +498,34 @@ impl Scenario {
         }
     }
 
+    /// The emails of the leads that request `i` of `kind` got accepted,
+    /// given its 2xx answer's body: the one lead of a `lead-post`, the items
+    /// of a `lead-batch` its answer lists as `created` or `merged` (none of
+    /// other kinds). The chaos scenario checks each of them is stored.
+    pub fn accepted_emails(&self, kind: Kind, i: u64, body: &serde_json::Value) -> Vec<String> {
+        let email = |v: serde_json::Value| v["email"].as_str().map(str::to_owned);
+        match kind {
+            Kind::LeadPost => email(lead(self.seed, i)).into_iter().collect(),
+            Kind::LeadBatch => {
+                let n = self.batch_size;
+                body["results"]
+                    .as_array()
+                    .map(|items| {
+                        items
+                            .iter()
+                            .filter(|x| matches!(x["status"].as_str(), Some("created" | "merged")))
+                            .filter_map(|x| x["index"].as_u64())
+                            .filter_map(|j| {
+                                email(lead(self.seed ^ 0xba7c, i.wrapping_mul(n).wrapping_add(j)))
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            }
+            _ => Vec::new(),
+        }
+    }
+
     /// A provider callback for a fixture lead (the body of
     /// `POST /v1/interactions`: lead, kind, provider event id, channel,
     /// campaign, time), unique by provider event id.
@@ -563,6 +596,39 @@ mod tests {
         assert_eq!(a, draw(1));
         let posts = a.iter().filter(|k| **k == Kind::LeadPost).count();
         assert!((5_700..6_300).contains(&posts), "{posts}");
+    }
+
+    #[test]
+    fn accepted_emails_follow_the_answers() {
+        let s = Scenario {
+            urls: Urls {
+                triage: String::new(),
+                engagement: String::new(),
+                optimization: String::new(),
+                hello: String::new(),
+            },
+            key: String::new(),
+            seed: 7,
+            batch_size: 3,
+            leads: Vec::new(),
+            campaign: None,
+            variants: Vec::new(),
+        };
+        let post = s.accepted_emails(Kind::LeadPost, 5, &serde_json::Value::Null);
+        assert_eq!(
+            post,
+            vec![lead(7, 5)["email"].as_str().expect("email").to_owned()]
+        );
+        let body = serde_json::json!({"results": [
+            {"index": 0, "status": "created"}, {"index": 1, "status": "rejected"},
+            {"index": 2, "status": "merged"}]});
+        let batch = s.accepted_emails(Kind::LeadBatch, 2, &body);
+        assert_eq!(batch.len(), 2);
+        assert_eq!(
+            batch[1],
+            lead(7 ^ 0xba7c, 8)["email"].as_str().expect("email")
+        );
+        assert!(s.accepted_emails(Kind::Context, 1, &body).is_empty());
     }
 
     #[test]

@@ -58,6 +58,9 @@ struct Second {
     scheduled: u64,
     completed: u64,
     errors: u64,
+    /// Answers that ended in this second by outcome: the status code,
+    /// `transport` or `not_started`.
+    outcomes: BTreeMap<String, u64>,
 }
 
 /// Everything recorded during a run.
@@ -100,6 +103,7 @@ impl Stats {
                 scheduled: 0,
                 completed: 0,
                 errors: 0,
+                outcomes: BTreeMap::new(),
             });
         }
         &mut self.seconds[s]
@@ -123,6 +127,11 @@ impl Stats {
             transport_errors: 0,
             not_started: 0,
         });
+        let label = match outcome {
+            Outcome::Status(code) => code.to_string(),
+            Outcome::Transport => "transport".to_owned(),
+            Outcome::NotStarted => "not_started".to_owned(),
+        };
         let error = match outcome {
             Outcome::Status(code) => {
                 *tally.status.entry(code).or_default() += 1;
@@ -149,6 +158,7 @@ impl Stats {
         let done = self.second(done_s);
         done.completed += u64::from(sent);
         done.errors += u64::from(error);
+        *done.outcomes.entry(label).or_default() += 1;
     }
 
     /// The summary for the JSON report.
@@ -191,6 +201,7 @@ impl Stats {
                     p95_ms: has.then_some(p.p95),
                     p99_ms: has.then_some(p.p99),
                     max_ms: has.then_some(p.max),
+                    outcomes: sec.outcomes.clone(),
                 }
             })
             .collect();
@@ -247,6 +258,9 @@ pub struct TimePoint {
     pub p99_ms: Option<f64>,
     /// Largest.
     pub max_ms: Option<f64>,
+    /// Answers that ended in that second by outcome (status code,
+    /// `transport`, `not_started`): the errors of a fault window by status.
+    pub outcomes: BTreeMap<String, u64>,
 }
 
 /// The recorded part of a report.
@@ -288,5 +302,8 @@ mod tests {
         assert_eq!(sum.timeseries[0].scheduled, 2);
         assert_eq!(sum.timeseries[1].completed, 2);
         assert!(sum.latency_ms.max >= 9.0);
+        assert_eq!(sum.timeseries[1].outcomes["503"], 1);
+        assert_eq!(sum.timeseries[1].outcomes["transport"], 1);
+        assert_eq!(sum.timeseries[0].outcomes["201"], 1);
     }
 }
