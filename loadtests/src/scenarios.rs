@@ -408,13 +408,14 @@ pub async fn build(args: &Args, mix: &Mix, urls: Urls) -> anyhow::Result<(Scenar
         );
         // Reads may go to a replica that has not replayed the fixtures yet,
         // and engagement learns of new leads from lead-triage's events (a
-        // callback for a lead it has not seen yet is a 404): give them a few
-        // seconds before calling the endpoint broken.
+        // callback for a lead it has not seen yet is a 404; an engagement
+        // that just restarted first rejoins its consumer group): give them up
+        // to a minute before calling the endpoint broken.
         let tries = if matches!(
             kind,
             Kind::LeadGet | Kind::Context | Kind::Performance | Kind::Interaction
         ) {
-            10
+            120
         } else {
             1
         };
