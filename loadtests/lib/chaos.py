@@ -238,7 +238,10 @@ def lags(bootstrap):
 DRAIN_SQL = """
 select json_build_object(
   'outbox', (select count(*) from outbox),
-  'due_steps', (select count(*) from scheduled_steps where workspace_id = :'ws' and status = 'pending' and due_at <= now()),
+  -- due within minutes: the run's later ladder steps (SMS_DELAY), retries and breaker waits; not the
+  -- steps that caps or the day budget moved to later hours (counted as pending in the report)
+  'due_steps', (select count(*) from scheduled_steps where workspace_id = :'ws' and status = 'pending'
+                  and due_at <= now() + interval '5 minutes'),
   'running_steps', (select count(*) from scheduled_steps where workspace_id = :'ws' and status = 'running'),
   'pending_steps', (select count(*) from scheduled_steps where workspace_id = :'ws' and status = 'pending'))::jsonb
 """

@@ -321,6 +321,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
     // milliseconds: the chaos scenario places its faults on the per-second timeline by it
     let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    // The chaos scenario waits for this line: setup and warm-up take a while.
+    eprintln!("loadgen: measuring from {started_at}");
     let start = Instant::now();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
     // The generator watches itself too: its CPU share is part of the picture on one machine.

@@ -40,6 +40,9 @@ pub struct Db {
 
 struct Inner {
     primary: PgPool,
+    /// One connection of its own for readiness pings and the replica
+    /// monitor's WAL position: a pool saturated by work is not a primary down.
+    probe: PgPool,
     replicas: Vec<Replica>,
     cursor: AtomicUsize,
     max_lag: u64,
@@ -78,8 +81,12 @@ impl Db {
         let primary = PgPoolOptions::new()
             .max_connections(settings.max_connections.max(1))
             .acquire_timeout(acquire_timeout)
-            .connect_with(primary_options)
+            .connect_with(primary_options.clone())
             .await?;
+        let probe = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(PING_TIMEOUT)
+            .connect_lazy_with(primary_options);
         let probe_interval = Duration::from_millis(settings.replica_probe_interval_ms.max(10));
         let probe_timeout = probe_interval.clamp(MIN_PROBE_TIMEOUT, MAX_PROBE_TIMEOUT);
         let replicas = settings
@@ -103,6 +110,7 @@ impl Db {
         Ok(Self {
             inner: Arc::new(Inner {
                 primary,
+                probe,
                 replicas,
                 cursor: AtomicUsize::new(0),
                 max_lag: settings.replica_max_lag_bytes,
@@ -181,9 +189,10 @@ impl Db {
         Ok(())
     }
 
-    /// Runs `SELECT 1` on the primary (readiness).
+    /// Runs `SELECT 1` on the primary (readiness), on a connection kept for
+    /// probes: requests waiting for the pool do not make the primary look down.
     pub async fn ping(&self) -> Result<()> {
-        let query = sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&self.inner.primary);
+        let query = sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&self.inner.probe);
         tokio::time::timeout(PING_TIMEOUT, query)
             .await
             .map_err(|_| StoreError::Timeout {
@@ -218,7 +227,7 @@ impl Db {
         let primary = tokio::time::timeout(
             inner.probe_timeout,
             sqlx::query_scalar::<_, String>("SELECT pg_current_wal_lsn()::text")
-                .fetch_one(&inner.primary),
+                .fetch_one(&inner.probe),
         )
         .await;
         let primary = match primary {
