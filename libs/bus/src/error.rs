@@ -71,16 +71,7 @@ impl BusError {
     pub fn is_transient(&self) -> bool {
         match self {
             Self::Kafka(_) | Self::Delivery { .. } | Self::RelayIncomplete { .. } => true,
-            Self::Database(e) => {
-                matches!(
-                    e,
-                    sqlx::Error::Io(_)
-                        | sqlx::Error::PoolTimedOut
-                        | sqlx::Error::PoolClosed
-                        | sqlx::Error::WorkerCrashed
-                        | sqlx::Error::Protocol(_)
-                ) || database_code_is_transient(e)
-            }
+            Self::Database(e) => suite_store::db::is_transient(e),
             Self::TopicCreation { .. } | Self::Deletion { .. } => true,
             Self::CloudEvent(_)
             | Self::StoredHeaders(_)
@@ -106,16 +97,6 @@ impl BusError {
             Self::RelayIncomplete { .. } => "relay_incomplete",
         }
     }
-}
-
-/// Serialization failures, deadlocks and connection-class SQLSTATEs are worth retrying.
-fn database_code_is_transient(e: &sqlx::Error) -> bool {
-    let Some(db) = e.as_database_error() else {
-        return false;
-    };
-    let code = db.code();
-    let code = code.as_deref().unwrap_or("");
-    code == "40001" || code == "40P01" || code.starts_with("08") || code == "57P01"
 }
 
 /// Why a Kafka record could not be read as a CloudEvent.

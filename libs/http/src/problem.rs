@@ -182,6 +182,12 @@ impl From<sqlx::Error> for ApiError {
                 reason: "database busy",
                 retry_after: Duration::from_secs(1),
             },
+            // Lost or refused connections, a restarting server, a lost
+            // serialization race: the request was fine, try it again.
+            e if suite_store::db::is_transient(e) => Self::Unavailable {
+                reason: "database unavailable",
+                retry_after: Duration::from_secs(1),
+            },
             sqlx::Error::Database(db) if db.is_unique_violation() => Self::Conflict(format!(
                 "already exists ({})",
                 db.constraint().unwrap_or("unique")
@@ -199,5 +205,31 @@ impl From<sqlx::Error> for ApiError {
             ),
             _ => Self::Internal(err.into()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(err: sqlx::Error) -> (StatusCode, Option<HeaderValue>) {
+        let response = ApiError::from(err).into_response();
+        (
+            response.status(),
+            response.headers().get(header::RETRY_AFTER).cloned(),
+        )
+    }
+
+    #[test]
+    fn a_lost_or_busy_database_is_a_503_with_retry_after_and_a_bug_is_a_500() {
+        let reset = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset by peer");
+        for err in [sqlx::Error::Io(reset), sqlx::Error::PoolTimedOut] {
+            let (status, retry) = answer(err);
+            assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(retry, Some(HeaderValue::from(1)));
+        }
+        let (status, retry) = answer(sqlx::Error::RowNotFound);
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(retry, None);
     }
 }

@@ -50,7 +50,8 @@ impl From<serde_json::Error> for Error {
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         match e {
-            Error::Db(db) => db.into(),
+            // The outbox's query too: a lost connection is a 503, not a 500.
+            Error::Db(db) | Error::Bus(BusError::Database(db)) => db.into(),
             other => ApiError::internal(other),
         }
     }

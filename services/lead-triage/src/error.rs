@@ -16,8 +16,9 @@ pub enum Error {
 }
 
 /// A query failure maps as every query failure does, also when it was the
-/// bus's query (a pool timeout is a 503); any other bus failure is a 500. The `leads.inbound` consumer retries any failure of the group
-/// commit ([`crate::intake`]), whatever its class.
+/// bus's query (a lost connection or a pool timeout is a 503); any other bus
+/// failure is a 500. The `leads.inbound` consumer retries any failure of the
+/// group commit ([`crate::intake`]), whatever its class.
 impl From<Error> for ApiError {
     fn from(err: Error) -> Self {
         match err {

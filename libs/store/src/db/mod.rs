@@ -3,6 +3,7 @@
 
 mod consistency;
 mod replicas;
+mod transient;
 
 use std::str::FromStr;
 use std::sync::atomic::AtomicUsize;
@@ -18,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use consistency::Lsn;
 pub use replicas::ReplicaStatus;
+pub use transient::is_transient;
 
 use self::consistency::{Pending, WriteTracker};
 use self::replicas::Replica;
