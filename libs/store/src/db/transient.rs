@@ -21,7 +21,10 @@ pub fn is_transient(e: &sqlx::Error) -> bool {
             let code = db.code();
             let code = code.as_deref().unwrap_or("");
             code.starts_with("08")
-                || matches!(code, "40001" | "40P01" | "57P01" | "57P02" | "57P03" | "53300")
+                || matches!(
+                    code,
+                    "40001" | "40P01" | "57P01" | "57P02" | "57P03" | "53300"
+                )
         }
         _ => false,
     }
