@@ -328,6 +328,53 @@ where
         .collect()
 }
 
+/// Like [`objects`], for an optional list (`null` or absent is `None`; needs
+/// `#[serde(default)]` too).
+pub fn optional_objects<'de, D, T>(deserializer: D) -> Result<Option<Vec<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: DeserializeOwned,
+{
+    use serde::Deserialize as _;
+    Option::<Vec<serde_json::Map<String, serde_json::Value>>>::deserialize(deserializer)?
+        .map(|items| {
+            items
+                .into_iter()
+                .enumerate()
+                .map(|(i, map)| {
+                    nested::<D::Error, T>(map)
+                        .map_err(|e| serde::de::Error::custom(format!("at /{i}: {e}")))
+                })
+                .collect()
+        })
+        .transpose()
+}
+
+/// Like [`object`], for an optional map whose values are nested structs
+/// (`null` or absent is `None`; needs `#[serde(default)]` too).
+pub fn optional_object_map<'de, D, T>(
+    deserializer: D,
+) -> Result<Option<std::collections::BTreeMap<String, T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: DeserializeOwned,
+{
+    use serde::Deserialize as _;
+    type Objects = std::collections::BTreeMap<String, serde_json::Map<String, serde_json::Value>>;
+    Option::<Objects>::deserialize(deserializer)?
+        .map(|entries| {
+            entries
+                .into_iter()
+                .map(|(key, map)| {
+                    nested::<D::Error, T>(map)
+                        .map(|value| (key.clone(), value))
+                        .map_err(|e| serde::de::Error::custom(format!("at /{key}: {e}")))
+                })
+                .collect()
+        })
+        .transpose()
+}
+
 fn nested<E: serde::de::Error, T: DeserializeOwned>(
     map: serde_json::Map<String, serde_json::Value>,
 ) -> Result<T, E> {

@@ -281,6 +281,20 @@ fn cases(id: &str) -> Vec<Case> {
             422,
         ),
         body_case(
+            "update: a ladder step written as an array",
+            "PATCH",
+            &one,
+            json!({"ladder": [["email", 0]]}),
+            422,
+        ),
+        body_case(
+            "update: a variant's content written as an array",
+            "PATCH",
+            &one,
+            json!({"variant_content": {"A": [null, {"body": "s"}, null]}}),
+            422,
+        ),
+        body_case(
             "update: unknown objective",
             "PATCH",
             &one,

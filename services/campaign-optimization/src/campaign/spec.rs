@@ -198,6 +198,7 @@ pub struct CampaignPatch {
     pub target_categories: Option<Vec<Category>>,
     /// New ladder (every variant must have content for its channels).
     #[schema(schema_with = schema::nullable_ladder)]
+    #[serde(default, deserialize_with = "suite_http::extract::optional_objects")]
     pub ladder: Option<Vec<LadderStep>>,
     /// New objective.
     #[schema(schema_with = schema::nullable_objective)]
@@ -219,6 +220,7 @@ pub struct CampaignPatch {
     pub pacing_burst_bps: Option<i64>,
     /// New content per variant name (variants not named keep theirs).
     #[schema(value_type = Option<BTreeMap<String, VariantContent>>)]
+    #[serde(default, deserialize_with = "suite_http::extract::optional_object_map")]
     pub variant_content: Option<BTreeMap<String, VariantContent>>,
     /// Only apply when the campaign is still at this version (else 409).
     #[schema(minimum = -2147483648, maximum = 2147483647)]
