@@ -71,3 +71,29 @@ impl From<Error> for HandlerError {
 
 /// Result alias of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use axum::http::StatusCode;
+
+    use super::*;
+
+    fn status(err: Error) -> StatusCode {
+        ApiError::from(err).parts().0
+    }
+
+    #[test]
+    fn a_lost_connection_is_a_503_also_from_the_outbox_and_a_corrupt_value_is_a_500() {
+        let reset = || std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset by peer");
+        assert_eq!(
+            status(Error::Db(sqlx::Error::Io(reset()))),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        let outbox = BusError::Database(sqlx::Error::Io(reset()));
+        assert_eq!(status(Error::Bus(outbox)), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            status(Error::Corrupt("not json".into())),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+    }
+}
