@@ -18,14 +18,6 @@ use crate::state::AppState;
 use crate::store::consent::{self, ChannelConsent, ConsentEntry, NewEntry};
 use crate::store::leads;
 
-/// Legal bases accepted in the ledger.
-pub const LEGAL_BASES: &[&str] = &[
-    "consent",
-    "legitimate_interest",
-    "contract",
-    "legal_obligation",
-    "withdrawal",
-];
 /// Ledger entries returned by `GET`.
 const HISTORY: i64 = 200;
 
@@ -89,8 +81,7 @@ pub struct ConsentInput {
     #[schema(value_type = ChannelName)]
     pub channel: Channel,
     /// `granted` or `withdrawn`.
-    #[schema(value_type = ConsentStatus)]
-    pub status: String,
+    pub status: ConsentStatus,
     /// Where it came from (form, call, import, …): 1 to 100 characters, not
     /// blank; stored without leading and trailing white space.
     #[schema(
@@ -100,8 +91,7 @@ pub struct ConsentInput {
     )]
     pub source: String,
     /// consent, legitimate_interest, contract, legal_obligation or withdrawal.
-    #[schema(value_type = LegalBasis)]
-    pub legal_basis: String,
+    pub legal_basis: LegalBasis,
     /// When it was given (RFC 3339); default (and at most) now: a time in
     /// the future is taken as now.
     pub recorded_at: Option<DateTime<Utc>>,
@@ -109,24 +99,13 @@ pub struct ConsentInput {
 
 impl Validate for ConsentInput {
     fn validate(&self) -> Result<(), Vec<FieldError>> {
-        let mut errors = Vec::new();
-        if !matches!(self.status.as_str(), "granted" | "withdrawn") {
-            errors.push(FieldError::new("/status", "must be granted or withdrawn"));
-        }
         if self.source.trim().is_empty() || self.source.chars().count() > 100 {
-            errors.push(FieldError::new("/source", "must be 1 to 100 characters"));
+            return Err(vec![FieldError::new(
+                "/source",
+                "must be 1 to 100 characters",
+            )]);
         }
-        if !LEGAL_BASES.contains(&self.legal_basis.as_str()) {
-            errors.push(FieldError::new(
-                "/legal_basis",
-                format!("must be one of {}", LEGAL_BASES.join(", ")),
-            ));
-        }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
-        }
+        Ok(())
     }
 }
 
@@ -148,9 +127,9 @@ pub async fn record(
         workspace_id: ws,
         lead_id: input.lead_id,
         channel: input.channel,
-        granted: input.status == "granted",
+        granted: input.status == ConsentStatus::Granted,
         source: input.source.trim(),
-        legal_basis: &input.legal_basis,
+        legal_basis: input.legal_basis.as_str(),
         recorded_at: not_after_now(input.recorded_at),
         interaction_id: None,
     };

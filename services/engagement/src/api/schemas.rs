@@ -3,7 +3,7 @@
 //! strings, and the per-channel maps, which always hold every channel.
 #![allow(dead_code)] // describe the document; the handlers use the domain types
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::openapi::schema::Object;
 use utoipa::ToSchema;
 
@@ -60,7 +60,7 @@ pub fn memory_kind() -> Object {
 }
 
 /// A consent entry's status.
-#[derive(Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ConsentStatus {
     /// Outreach allowed.
@@ -82,7 +82,7 @@ pub enum CurrentConsentStatus {
 }
 
 /// The legal basis of a consent entry.
-#[derive(Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LegalBasis {
     /// Consent.
@@ -95,6 +95,19 @@ pub enum LegalBasis {
     LegalObligation,
     /// A withdrawal.
     Withdrawal,
+}
+
+impl LegalBasis {
+    /// The name stored in the ledger (as written in the API).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Consent => "consent",
+            Self::LegitimateInterest => "legitimate_interest",
+            Self::Contract => "contract",
+            Self::LegalObligation => "legal_obligation",
+            Self::Withdrawal => "withdrawal",
+        }
+    }
 }
 
 /// Status of a scheduled step that is still to run.
