@@ -20,6 +20,10 @@ pub const SEED_VAR: &str = "SUITE_CONTRACT_SEED";
 /// Environment variable overriding the test cases per operation.
 pub const EXAMPLES_VAR: &str = "SUITE_CONTRACT_EXAMPLES";
 
+/// Environment variable `schemathesis.toml` reads the lead id of
+/// lead-scoped operations from (set by [`fuzz`]).
+pub const LEAD_VAR: &str = "SUITE_CONTRACT_LEAD_ID";
+
 const DEFAULT_SEED: &str = "20261206";
 const DEFAULT_EXAMPLES: &str = "60";
 
@@ -46,9 +50,17 @@ pub fn executable() -> anyhow::Result<PathBuf> {
 /// `/openapi.json` with `key` as the bearer key, using the checks and the
 /// per-operation settings of `schemathesis.toml` at the workspace root and
 /// the hooks of `libs/testkit/schemathesis_hooks.py`.
+/// `lead`, when given, is the lead that lead-scoped operations use (engagement's
+/// `/v1/leads/{id}/…` and `GET /v1/consent`, see `schemathesis.toml`) so that
+/// their 2xx answers are checked too; without it they get a random id (404).
 /// Reports (JUnit, NDJSON) go to `report_dir`. Returns the fuzzer's output,
 /// or an error holding it when any check failed.
-pub async fn fuzz(base: &str, key: &str, report_dir: &std::path::Path) -> anyhow::Result<String> {
+pub async fn fuzz(
+    base: &str,
+    key: &str,
+    lead: Option<uuid::Uuid>,
+    report_dir: &std::path::Path,
+) -> anyhow::Result<String> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let config = root.join("schemathesis.toml");
     let hooks = root.join("libs/testkit/schemathesis_hooks.py");
@@ -66,6 +78,10 @@ pub async fn fuzz(base: &str, key: &str, report_dir: &std::path::Path) -> anyhow
         .args(["--report", "junit,ndjson", "--report-dir"])
         .arg(report_dir)
         .env("SCHEMATHESIS_HOOKS", &hooks)
+        .env(
+            LEAD_VAR,
+            lead.unwrap_or_else(uuid::Uuid::new_v4).to_string(),
+        )
         .current_dir(report_dir)
         .stdin(Stdio::null())
         .output()

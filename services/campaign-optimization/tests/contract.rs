@@ -11,7 +11,7 @@ async fn the_api_does_what_its_openapi_document_says() {
     let service = common::spawn(&["campaigns.allocations"]).await;
     let reports =
         std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("contract/campaign-optimization");
-    let report = suite_testkit::contract::fuzz(&service.base, &service.key, &reports)
+    let report = suite_testkit::contract::fuzz(&service.base, &service.key, None, &reports)
         .await
         .expect("contract");
     eprintln!("{report}");

@@ -10,7 +10,7 @@ mod common;
 async fn the_api_does_what_its_openapi_document_says() {
     let triage = common::spawn().await;
     let reports = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("contract/lead-triage");
-    let report = suite_testkit::contract::fuzz(&triage.base, &triage.key, &reports)
+    let report = suite_testkit::contract::fuzz(&triage.base, &triage.key, None, &reports)
         .await
         .expect("contract");
     eprintln!("{report}");
