@@ -173,6 +173,11 @@ pub fn check_nul(value: &serde_json::Value, pointer: &str) -> Result<(), ApiErro
 /// What a field with U+0000 is told.
 const NUL_MESSAGE: &str = "must not contain the character U+0000";
 
+/// Whether serde refused a number with a fraction where it wanted an integer.
+fn float_for_integer(error: &FieldError) -> bool {
+    error.detail.starts_with("invalid type: floating point")
+}
+
 /// When the first error is an integer field given a number with a zero
 /// fraction (`7.0`, an integer to JSON Schema), rewrites that one number as
 /// an integer and says so, so the caller tries again. Other numbers (e.g.
@@ -185,7 +190,7 @@ fn integer_written_as_float(
     let Some(error) = errors.first() else {
         return false;
     };
-    if !error.detail.starts_with("invalid type: floating point") {
+    if !float_for_integer(error) {
         return false;
     }
     let Some(pointer) = error.pointer.strip_prefix(prefix) else {
@@ -210,11 +215,7 @@ fn integer_written_as_float(
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     refuse_nul(bytes)?;
     match parse_typed(bytes) {
-        Err(ApiError::Validation(errors))
-            if errors
-                .first()
-                .is_some_and(|e| e.detail.starts_with("invalid type: floating point")) =>
-        {
+        Err(ApiError::Validation(errors)) if errors.first().is_some_and(float_for_integer) => {
             let value: serde_json::Value = serde_json::from_slice(bytes)
                 .map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))?;
             from_value(value, "").map_err(ApiError::Validation)
@@ -318,14 +319,7 @@ where
     T: DeserializeOwned,
 {
     use serde::Deserialize as _;
-    Vec::<serde_json::Map<String, serde_json::Value>>::deserialize(deserializer)?
-        .into_iter()
-        .enumerate()
-        .map(|(i, map)| {
-            nested::<D::Error, T>(map)
-                .map_err(|e| serde::de::Error::custom(format!("at /{i}: {e}")))
-        })
-        .collect()
+    nested_items(Vec::<serde_json::Map<String, serde_json::Value>>::deserialize(deserializer)?)
 }
 
 /// Like [`objects`], for an optional list (`null` or absent is `None`; needs
@@ -337,16 +331,7 @@ where
 {
     use serde::Deserialize as _;
     Option::<Vec<serde_json::Map<String, serde_json::Value>>>::deserialize(deserializer)?
-        .map(|items| {
-            items
-                .into_iter()
-                .enumerate()
-                .map(|(i, map)| {
-                    nested::<D::Error, T>(map)
-                        .map_err(|e| serde::de::Error::custom(format!("at /{i}: {e}")))
-                })
-                .collect()
-        })
+        .map(nested_items)
         .transpose()
 }
 
@@ -365,14 +350,24 @@ where
         .map(|entries| {
             entries
                 .into_iter()
-                .map(|(key, map)| {
-                    nested::<D::Error, T>(map)
-                        .map(|value| (key.clone(), value))
-                        .map_err(|e| serde::de::Error::custom(format!("at /{key}: {e}")))
+                .map(|(key, map)| match nested::<D::Error, T>(map) {
+                    Ok(value) => Ok((key, value)),
+                    Err(e) => Err(serde::de::Error::custom(format!("at /{key}: {e}"))),
                 })
                 .collect()
         })
         .transpose()
+}
+
+/// Each item read as a nested struct; an error names the item's index.
+fn nested_items<E: serde::de::Error, T: DeserializeOwned>(
+    items: Vec<serde_json::Map<String, serde_json::Value>>,
+) -> Result<Vec<T>, E> {
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, map)| nested::<E, T>(map).map_err(|e| E::custom(format!("at /{i}: {e}"))))
+        .collect()
 }
 
 fn nested<E: serde::de::Error, T: DeserializeOwned>(
