@@ -11,8 +11,8 @@ mod validate;
 
 pub use settings::{
     CacheSettings, ConsumerSettings, DatabaseSettings, EngagementSettings, HttpSettings,
-    KafkaSettings, OutboxSettings, RateLimitSettings, RedisSettings, RetentionSettings, Settings,
-    TelemetrySettings,
+    KafkaSettings, LlmSettings, OutboxSettings, RateLimitSettings, RedisSettings,
+    RetentionSettings, Settings, TelemetrySettings,
 };
 pub use validate::ConfigError;
 

@@ -45,6 +45,102 @@ pub struct Settings {
     /// How long bookkeeping rows and monthly partitions are kept.
     #[serde(default)]
     pub retention: RetentionSettings,
+    /// The language model that writes personalised messages (off unless `base_url` is set).
+    #[serde(default)]
+    pub llm: LlmSettings,
+}
+
+/// The OpenAI-compatible chat-completions API engagement's composer calls
+/// to write messages for variants that ask for it (docs/personalisation.md).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LlmSettings {
+    /// Base URL of the API, up to and including `/v1` (OpenAI, Azure OpenAI, vLLM, llama.cpp, Ollama); empty turns generation off.
+    pub base_url: String,
+    /// API key, sent as a bearer token; empty sends none (local servers).
+    #[serde(serialize_with = "redact")]
+    pub api_key: SecretString,
+    /// Model used by variants that name none.
+    pub model: String,
+    /// Timeout of one call, in milliseconds.
+    pub timeout_ms: u64,
+    /// Retries of a call answered 429 or 5xx, or timed out.
+    pub retry_max: u32,
+    /// First retry delay (doubles per retry, full jitter; a `Retry-After` is honoured), in milliseconds.
+    pub retry_base_ms: u64,
+    /// Longest wait before one retry, in milliseconds.
+    pub retry_max_delay_ms: u64,
+    /// Calls per workspace per minute, across all engagement instances.
+    pub requests_per_minute: u32,
+    /// Tokens (prompt and completion) per workspace per minute, across all engagement instances.
+    pub tokens_per_minute: u32,
+    /// Calls in flight per engagement instance.
+    pub concurrency: usize,
+    /// What a generation over the workspace's per-minute limits does: `wait` for room (until `wait_secs` after its step came due) or `fallback` to the template at once.
+    pub on_limit: String,
+    /// How long a cached answer (temperature 0) is reused, in seconds; 0 turns the cache off.
+    pub cache_ttl_secs: u64,
+    /// How far ahead of its due time a step's message is written, in seconds.
+    pub lookahead_secs: u64,
+    /// How long a due step waits for its message before the template is sent, in seconds.
+    pub wait_secs: u64,
+    /// Steps one composer takes per round.
+    pub batch: i64,
+    /// Token prices, `model=input/output` in micros per 1,000 tokens (comma-separated); `*=…` prices models not listed, which cost 0 otherwise.
+    #[serde(deserialize_with = "crate::list::deserialize")]
+    pub prices: Vec<String>,
+    /// Footer the suite appends to every generated email (the model never writes it).
+    pub email_footer: String,
+}
+
+impl Default for LlmSettings {
+    fn default() -> Self {
+        Self {
+            base_url: String::new(),
+            api_key: SecretString::from(""),
+            model: "gpt-4o-mini".into(),
+            timeout_ms: 20_000,
+            retry_max: 3,
+            retry_base_ms: 1_000,
+            retry_max_delay_ms: 30_000,
+            requests_per_minute: 100,
+            tokens_per_minute: 10_000,
+            concurrency: 8,
+            on_limit: "wait".into(),
+            cache_ttl_secs: 86_400,
+            lookahead_secs: 300,
+            wait_secs: 120,
+            batch: 32,
+            prices: Vec::new(),
+            email_footer: "You are receiving this because you asked us about our product. \
+                           Reply STOP to unsubscribe."
+                .into(),
+        }
+    }
+}
+
+impl LlmSettings {
+    /// Whether generation is on (a base URL is set).
+    pub fn enabled(&self) -> bool {
+        !self.base_url.trim().is_empty()
+    }
+}
+
+/// One `llm.prices` entry, `model=input/output`: the model (`*` for every
+/// model not listed) and its prices in micros per 1,000 prompt and
+/// completion tokens; `None` when it does not read so.
+pub fn parse_price(item: &str) -> Option<(String, u64, u64)> {
+    let (model, prices) = item.rsplit_once('=')?;
+    let (input, output) = prices.split_once('/')?;
+    let model = model.trim();
+    if model.is_empty() {
+        return None;
+    }
+    Some((
+        model.to_owned(),
+        input.trim().parse().ok()?,
+        output.trim().parse().ok()?,
+    ))
 }
 
 /// How long data that would otherwise grow without bound is kept; 0 keeps

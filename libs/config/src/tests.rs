@@ -187,3 +187,45 @@ fn engagement_settings_are_validated_naming_the_key() {
         Ok(())
     });
 }
+
+#[test]
+fn language_model_settings_are_off_by_default_and_validated_when_on() {
+    Jail::expect_with(|_| {
+        let s = load("engagement", 8082).expect("defaults");
+        assert!(!s.llm.enabled(), "generation is off unless configured");
+        Ok(())
+    });
+    let error_for = |pairs: &[(&'static str, &'static str)]| {
+        let mut message = String::new();
+        Jail::expect_with(|jail| {
+            for (k, v) in pairs {
+                jail.set_env(k, v);
+            }
+            message = load("engagement", 8082).expect_err("invalid").to_string();
+            Ok(())
+        });
+        message
+    };
+    let on = ("SUITE__LLM__BASE_URL", "http://127.0.0.1:11434/v1");
+    let e = error_for(&[("SUITE__LLM__BASE_URL", "not a url")]);
+    assert!(e.contains("SUITE__LLM__BASE_URL"), "{e}");
+    let e = error_for(&[on, ("SUITE__LLM__ON_LIMIT", "panic")]);
+    assert!(e.contains("SUITE__LLM__ON_LIMIT"), "{e}");
+    let e = error_for(&[on, ("SUITE__LLM__PRICES", "gpt-4o-mini=cheap")]);
+    assert!(e.contains("SUITE__LLM__PRICES"), "{e}");
+    let e = error_for(&[on, ("SUITE__LLM__REQUESTS_PER_MINUTE", "0")]);
+    assert!(e.contains("SUITE__LLM__REQUESTS_PER_MINUTE"), "{e}");
+    Jail::expect_with(|jail| {
+        jail.set_env(on.0, on.1);
+        jail.set_env("SUITE__LLM__PRICES", "gpt-4o-mini=150/600, *=1000/2000");
+        jail.set_env("SUITE__LLM__API_KEY", "sk-hunter2");
+        let s = load("engagement", 8082).expect("valid");
+        assert!(s.llm.enabled());
+        assert_eq!(s.llm.prices.len(), 2);
+        assert!(
+            !format!("{s:?}").contains("sk-hunter2"),
+            "the key is redacted"
+        );
+        Ok(())
+    });
+}

@@ -217,6 +217,39 @@ impl Settings {
             e.scheduler_concurrency as u64,
         )?;
         positive("engagement.scheduler_lease_secs", e.scheduler_lease_secs)?;
+        self.validate_llm()
+    }
+
+    fn validate_llm(&self) -> Result<(), ConfigError> {
+        let l = &self.llm;
+        if !l.enabled() {
+            return Ok(());
+        }
+        check_url("llm.base_url", &l.base_url, &["http", "https"])?;
+        if l.model.trim().is_empty() {
+            return Err(ConfigError::invalid("llm.model", "must not be empty"));
+        }
+        if !["wait", "fallback"].contains(&l.on_limit.as_str()) {
+            return Err(ConfigError::invalid(
+                "llm.on_limit",
+                "must be one of wait, fallback",
+            ));
+        }
+        for item in &l.prices {
+            if crate::settings::parse_price(item).is_none() {
+                return Err(ConfigError::invalid(
+                    "llm.prices",
+                    "each entry must be model=input/output (micros per 1,000 tokens)",
+                ));
+            }
+        }
+        positive("llm.timeout_ms", l.timeout_ms)?;
+        positive("llm.retry_base_ms", l.retry_base_ms)?;
+        positive("llm.requests_per_minute", l.requests_per_minute.into())?;
+        positive("llm.tokens_per_minute", l.tokens_per_minute.into())?;
+        positive("llm.concurrency", l.concurrency as u64)?;
+        positive("llm.wait_secs", l.wait_secs)?;
+        positive("llm.batch", l.batch.max(0) as u64)?;
         Ok(())
     }
 }

@@ -146,6 +146,11 @@ pub struct InteractionV1 {
     /// The provider's own event id, for callbacks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider_event_id: Option<String>,
+    /// On a `sent` interaction: what writing the message with a language
+    /// model cost (micros), charged to the campaign's day like the send's
+    /// own cost (docs/personalisation.md). Absent when nothing was generated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation_cost_micros: Option<i64>,
 }
 
 impl InteractionV1 {

@@ -12,6 +12,7 @@ pub mod channel;
 pub mod email;
 pub mod email_hash;
 pub mod events;
+pub mod generation;
 pub mod ids;
 pub mod phone;
 pub mod redact;
@@ -30,6 +31,7 @@ pub use events::{
     LeadTriagedV1, VariantDefinition, CE_TYPE_CAMPAIGN_ALLOCATION, CE_TYPE_CAMPAIGN_DEFINITION,
     CE_TYPE_INTERACTION, CE_TYPE_LEAD_CONTACT, CE_TYPE_LEAD_TRIAGED,
 };
+pub use generation::{GenerationSpec, GenerationSpecError};
 pub use ids::{
     CampaignId, CorrelationId, CorrelationIdError, IdError, InteractionId, LeadId, VariantId,
     WorkspaceId,

@@ -101,6 +101,17 @@ impl From<minijinja::Error> for TemplateError {
 /// `allowed_variables` (the environment's globals such as `range` are
 /// allowed), and renders with sample values for the allowed ones.
 pub fn validate(template: &str, allowed_variables: &[&str]) -> Result<(), TemplateError> {
+    let sample: BTreeMap<&str, &str> = allowed_variables.iter().map(|v| (*v, "Sample")).collect();
+    validate_with(template, allowed_variables, Value::from_serialize(&sample))
+}
+
+/// [`validate`] with `sample` as the trial render's context (for variables
+/// that are not plain text, such as a prompt's `conversation`).
+pub fn validate_with(
+    template: &str,
+    allowed_variables: &[&str],
+    sample: Value,
+) -> Result<(), TemplateError> {
     if template.len() > MAX_TEMPLATE_BYTES {
         return Err(TemplateError::TooLarge);
     }
@@ -117,8 +128,7 @@ pub fn validate(template: &str, allowed_variables: &[&str]) -> Result<(), Templa
     }
     // A trial render catches what parsing cannot: unknown filters and tests,
     // type errors, templates that run out of fuel.
-    let sample: BTreeMap<&str, &str> = allowed_variables.iter().map(|v| (*v, "Sample")).collect();
-    compiled.render(&sample)?;
+    compiled.render(sample)?;
     Ok(())
 }
 

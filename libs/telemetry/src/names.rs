@@ -31,6 +31,21 @@ pub const HTTP_REJECTED: &str = "http_requests_rejected_total";
 /// Counter of outreach steps finished by engagement, labels `channel`, `outcome`
 /// (`sent`, `rescheduled`, `skipped`, `failed`, `dead`, `indeterminate`).
 pub const ENGAGEMENT_STEPS: &str = "engagement_steps_total";
+/// Counter of language-model calls by engagement's composer, label `outcome`
+/// (`ok`, `rate_limited`, `server_error`, `client_error`, `timeout`, `connect`, `malformed`).
+pub const LLM_REQUESTS: &str = "llm_requests_total";
+/// Counter of language-model tokens, label `direction` (`in`: prompt, `out`: completion).
+pub const LLM_TOKENS: &str = "llm_tokens_total";
+/// Histogram of one language-model call's duration, in seconds.
+pub const LLM_REQUEST_DURATION: &str = "llm_request_duration_seconds";
+/// Counter of generations answered from the response cache (no call).
+pub const LLM_CACHE_HITS: &str = "llm_cache_hits_total";
+/// Counter of steps sent with their template instead of generated text, label
+/// `reason` (`provider_error`, `timeout`, `rate_limited`, `budget`, `guardrail`,
+/// `breaker_open`, `prompt_error`, `not_ready`).
+pub const LLM_FALLBACKS: &str = "llm_fallbacks_total";
+/// Histogram of generations recorded per statement by engagement's composer.
+pub const ENGAGEMENT_GENERATION_BATCH: &str = "engagement_generation_batch_size";
 /// Histogram of triaged leads planned per transaction by engagement's planner.
 pub const ENGAGEMENT_PLAN_BATCH: &str = "engagement_plan_batch_size";
 /// Histogram of `lead.contact.v1` events kept per statement by engagement.
@@ -91,6 +106,25 @@ pub fn describe() {
     describe_histogram!(
         ENGAGEMENT_PLAN_BATCH,
         "Triaged leads planned per transaction by engagement's planner."
+    );
+    describe_histogram!(
+        ENGAGEMENT_GENERATION_BATCH,
+        "Generations recorded per statement by engagement's composer."
+    );
+    describe_counter!(LLM_REQUESTS, "Language-model calls, by outcome.");
+    describe_counter!(LLM_TOKENS, "Language-model tokens, by direction.");
+    describe_histogram!(
+        LLM_REQUEST_DURATION,
+        Unit::Seconds,
+        "Duration of one language-model call."
+    );
+    describe_counter!(
+        LLM_CACHE_HITS,
+        "Generations answered from the response cache."
+    );
+    describe_counter!(
+        LLM_FALLBACKS,
+        "Steps sent with their template instead of generated text, by reason."
     );
     describe_counter!(
         PROVIDER_CALLS,

@@ -84,6 +84,38 @@ fn cases(id: &str) -> Vec<Case> {
             422,
         ),
         create_with(
+            "unknown variable in a generation prompt",
+            |b| {
+                b["variants"][0]["content"]["email"]["generation"] =
+                    json!({"prompt": "Mention {{ salary }}"});
+            },
+            422,
+        ),
+        create_with(
+            "generation temperature above 2",
+            |b| {
+                b["variants"][1]["content"]["sms"]["generation"] =
+                    json!({"prompt": "Text {{ name }}", "temperature": 3});
+            },
+            422,
+        ),
+        create_with(
+            "unknown generation field",
+            |b| {
+                b["variants"][0]["content"]["email"]["generation"] =
+                    json!({"prompt": "Hi {{ name }}", "top_p": 0.9});
+            },
+            422,
+        ),
+        create_with(
+            "negative generation max_tokens",
+            |b| {
+                b["variants"][0]["content"]["email"]["generation"] =
+                    json!({"prompt": "Hi {{ name }}", "max_tokens": -1});
+            },
+            422,
+        ),
+        create_with(
             "negative budget",
             |b| b["daily_budget_micros"] = json!(-1),
             422,
@@ -267,6 +299,14 @@ fn cases(id: &str) -> Vec<Case> {
             422,
         ),
         body_case(
+            "update: invalid generation prompt",
+            "PATCH",
+            &one,
+            json!({"variant_content": {"A": {"email": {"subject": "s", "body": "b",
+                "generation": {"prompt": "{{ ssn }}"}}, "sms": {"body": "s"}}}}),
+            422,
+        ),
+        body_case(
             "update: unknown variant",
             "PATCH",
             &one,
@@ -397,5 +437,83 @@ async fn bad_requests_get_problems_and_change_nothing() {
     );
     // The campaign is as it was.
     let read = svc.get_json(&format!("/v1/campaigns/{id}")).await;
+    assert_eq!(read, created);
+}
+
+/// The 422 of `body` on `method path`: its field errors as (pointer, detail).
+async fn field_errors(
+    svc: &Service,
+    method: &str,
+    path: &str,
+    body: &Value,
+) -> Vec<(String, String)> {
+    let r = svc.send(method, path, Some(body)).await;
+    let status = r.status().as_u16();
+    let content_type = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let problem: Value = r.json().await.unwrap();
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(content_type, "application/problem+json");
+    problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["pointer"].as_str().unwrap().to_owned(),
+                e["detail"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_bad_generation_spec_is_refused_naming_its_field() {
+    let svc = spawn(&[]).await;
+    let created = svc.create(&campaign_body("Existing")).await;
+    let one = format!("/v1/campaigns/{}", id_of(&created));
+    let before = snapshot(&svc).await;
+
+    // A prompt may only use the prompt variables.
+    let mut body = campaign_body("Salary");
+    body["variants"][0]["content"]["email"]["generation"] =
+        json!({"prompt": "Write to {{ first_name }} about their {{ salary }}"});
+    let errors = field_errors(&svc, "POST", "/v1/campaigns", &body).await;
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].0, "/variants/0/content/email/generation/prompt");
+    assert!(errors[0].1.contains("salary"), "{errors:?}");
+
+    // Temperature is 0–2.
+    let mut body = campaign_body("Hot");
+    body["variants"][0]["content"]["email"]["generation"] =
+        json!({"prompt": "Write to {{ first_name }}", "temperature": 3});
+    let errors = field_errors(&svc, "POST", "/v1/campaigns", &body).await;
+    let pointers: Vec<&str> = errors.iter().map(|e| e.0.as_str()).collect();
+    assert_eq!(
+        pointers,
+        ["/variants/0/content/email/generation/temperature"]
+    );
+
+    // A patch's content is checked the same way.
+    let patch = json!({"variant_content": {"B": {
+        "email": {"subject": "s", "body": "b", "generation": {"prompt": "{{ salary }}"}},
+        "sms": {"body": "s", "generation": {"prompt": "Hi {{ name }}", "max_tokens": 5000}}}}});
+    let errors = field_errors(&svc, "PATCH", &one, &patch).await;
+    let pointers: Vec<&str> = errors.iter().map(|e| e.0.as_str()).collect();
+    assert_eq!(
+        pointers,
+        [
+            "/variant_content/B/email/generation/prompt",
+            "/variant_content/B/sms/generation/max_tokens",
+        ]
+    );
+    assert!(errors[0].1.contains("salary"), "{errors:?}");
+
+    assert_eq!(snapshot(&svc).await, before, "a refused spec was stored");
+    let read = svc.get_json(&one).await;
     assert_eq!(read, created);
 }

@@ -291,3 +291,79 @@ async fn each_change_publishes_the_campaigns_definition() {
     assert_eq!(events[1].daily_budget_micros, 7_000_000);
     assert_eq!(last.status.as_str(), "paused");
 }
+
+/// A variant's `generation` spec is stored, returned and published in the
+/// campaign's definition as given (engagement reads
+/// `content.<channel>.generation` from there); a patch can add one.
+#[tokio::test]
+async fn a_generation_spec_is_stored_returned_and_published() {
+    let svc = spawn(&["campaigns.allocations"]).await;
+    let email_spec = json!({
+        "prompt": "Write to {{ first_name }} ({{ title }} at {{ company }}, {{ category }}, {{ score }}). \
+                   {% for f in breakdown %}{{ f.reason }} {% endfor %}",
+        "model": "gpt-4o-mini",
+        "temperature": 0.7,
+        "max_tokens": 200,
+        "max_chars": 1500
+    });
+    let mut body = campaign_body("Generated");
+    body["variants"][0]["content"]["email"]["generation"] = email_spec.clone();
+    let created = svc.create(&body).await;
+    let id = id_of(&created);
+    assert_eq!(
+        created["variants"][0]["content"]["email"]["generation"],
+        email_spec
+    );
+    assert!(created["variants"][1]["content"]["email"]
+        .get("generation")
+        .is_none());
+    let read = svc.get_json(&format!("/v1/campaigns/{id}")).await;
+    assert_eq!(
+        read["variants"][0]["content"]["email"]["generation"],
+        email_spec
+    );
+    assert_eq!(read, created);
+
+    // Defaults are filled in: temperature 0, 300 tokens.
+    let r = svc
+        .send(
+            "PATCH",
+            &format!("/v1/campaigns/{id}"),
+            Some(&json!({"variant_content": {"B": {
+                "email": {"subject": "Hello {{ name }}", "body": "{{ title }} at {{ company }}"},
+                "sms": {"body": "Hey {{ first_name }}", "generation": {"prompt": "Text {{ name }}"}}}}})),
+        )
+        .await;
+    let status = r.status();
+    let patched: Value = r.json().await.unwrap();
+    assert_eq!(status, 200, "{patched}");
+    assert_eq!(
+        patched["variants"][1]["content"]["sms"]["generation"],
+        json!({"prompt": "Text {{ name }}", "temperature": 0.0, "max_tokens": 300})
+    );
+
+    let records = svc.topic("campaigns.definitions", 2).await;
+    let events: Vec<suite_domain::CampaignDefinitionV1> = records
+        .iter()
+        .map(|r| serde_json::from_value(r.json()).unwrap())
+        .collect();
+    assert_eq!(events.iter().map(|e| e.version).collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(
+        events[0].variants[0].content["email"]["generation"],
+        email_spec
+    );
+    assert_eq!(
+        events[1].variants[1].content,
+        patched["variants"][1]["content"]
+    );
+    let spec: suite_domain::GenerationSpec =
+        serde_json::from_value(events[1].variants[1].content["sms"]["generation"].clone()).unwrap();
+    assert_eq!(spec.max_tokens, 300);
+
+    // The performance report shows the (still zero) generation spend.
+    let report = svc
+        .get_json(&format!("/v1/campaigns/{id}/performance"))
+        .await;
+    assert_eq!(report["variants"][0]["generation_spend_micros"], 0);
+    assert_eq!(report["totals"]["generation_spend_micros"], 0);
+}

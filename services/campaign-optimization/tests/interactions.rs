@@ -272,6 +272,115 @@ async fn spending_the_daily_budget_pauses_the_campaign() {
     tokio::time::sleep(Duration::from_millis(10)).await;
 }
 
+/// (spend, generation spend) of a variant.
+async fn spends(svc: &Service, variant: Uuid) -> (i64, i64) {
+    sqlx::query_as(
+        "SELECT spend_micros, generation_spend_micros FROM campaign_variant_stats WHERE variant_id = $1",
+    )
+    .bind(variant)
+    .fetch_one(&svc.env.db)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_budget_spent_on_generation_pauses_the_campaign() {
+    let svc = spawn(&TOPICS).await;
+    let mut body = campaign_body("Generated budget");
+    // Sends cost 1,000 each: sixty would fit the 60,000 budget. Generating
+    // A's messages costs 15,000 each, which spends it after four.
+    body["daily_budget_micros"] = json!(60_000);
+    body["channel_costs"] = json!({"email": 1_000, "sms": 20_000});
+    let created = svc.create(&body).await;
+    let campaign = id_of(&created);
+    let variants = variant_ids(&created);
+    let (a, b) = (variants[0], variants[1]);
+
+    // A: three generated sends (3 × 16,000). B: a template send and one with
+    // a (bogus) negative generation cost, which counts as nothing (2 × 1,000).
+    let ws = svc.workspace;
+    for x in [
+        sent(ws, campaign, a, Some(15_000)),
+        sent(ws, campaign, a, Some(15_000)),
+        sent(ws, campaign, a, Some(15_000)),
+        sent(ws, campaign, b, None),
+        sent(ws, campaign, b, Some(-5_000)),
+    ] {
+        svc.produce(&x).await;
+    }
+    svc.eventually(90, "the five sends counted", || async {
+        (counts(&svc, a).await.0 == 3 && counts(&svc, b).await.0 == 2).then_some(())
+    })
+    .await;
+    assert_eq!(spends(&svc, a).await, (48_000, 45_000));
+    assert_eq!(spends(&svc, b).await, (2_000, 0));
+    let status: (String, Option<String>) =
+        sqlx::query_as("SELECT status, pause_reason FROM campaigns WHERE id = $1")
+            .bind(campaign)
+            .fetch_one(&svc.env.db)
+            .await
+            .unwrap();
+    assert_eq!(
+        status,
+        ("active".into(), None),
+        "50,000 of 60,000 spent: still active"
+    );
+
+    // A fourth generated send: 66,000 spent, while its channel costs alone
+    // (6,000) are a tenth of the budget.
+    svc.produce(&sent(ws, campaign, a, Some(15_000))).await;
+    let read: Value = svc
+        .eventually(60, "paused for budget", || async {
+            let c = svc.get_json(&format!("/v1/campaigns/{campaign}")).await;
+            (c["status"] == "paused").then_some(c)
+        })
+        .await;
+    assert_eq!(read["pause_reason"], "budget");
+    let daily: (i64, i64) = sqlx::query_as(
+        "SELECT spend_micros, sends FROM campaign_daily_spend WHERE campaign_id = $1",
+    )
+    .bind(campaign)
+    .fetch_one(&svc.env.db)
+    .await
+    .unwrap();
+    assert_eq!(daily, (66_000, 6));
+    let paused: CampaignAllocationV1 = svc
+        .eventually(30, "a paused allocation", || async {
+            svc.allocations(2)
+                .await
+                .iter()
+                .map(|r| serde_json::from_slice::<CampaignAllocationV1>(&r.payload).unwrap())
+                .find(|e| e.status == CampaignStatus::Paused)
+        })
+        .await;
+    assert_eq!(paused.reason, "budget_exhausted");
+    let r = svc
+        .post(&format!("/v1/campaigns/{campaign}/resume"), &json!({}))
+        .await;
+    assert_eq!(r.status(), 409);
+
+    // The report shows what generation cost, per variant and in total.
+    let path = format!("/v1/campaigns/{campaign}/performance");
+    let report: Value = svc
+        .eventually(30, "performance shows the spend", || async {
+            let r = svc.get_json(&path).await;
+            (r["totals"]["spend_micros"] == 66_000).then_some(r)
+        })
+        .await;
+    let (va, vb) = (&report["variants"][0], &report["variants"][1]);
+    assert_eq!(
+        (&va["spend_micros"], &va["generation_spend_micros"]),
+        (&json!(64_000), &json!(60_000))
+    );
+    assert_eq!(
+        (&vb["spend_micros"], &vb["generation_spend_micros"]),
+        (&json!(2_000), &json!(0))
+    );
+    assert_eq!(report["totals"]["generation_spend_micros"], 60_000);
+    assert_eq!(report["totals"]["spend_today_micros"], 66_000);
+    assert_eq!(report["totals"]["sends"], 6);
+}
+
 #[tokio::test]
 async fn spend_ahead_of_the_daily_pace_holds_sends_back_until_it_is_on_pace() {
     let svc = spawn(&TOPICS).await;

@@ -11,6 +11,7 @@ pub mod error;
 pub mod intake;
 pub mod memory;
 pub mod outreach;
+pub mod personalise;
 pub mod providers;
 pub mod scheduler;
 pub mod send;
@@ -66,6 +67,10 @@ pub async fn run_with(
     );
     let scheduler_state = state.clone();
     platform.spawn(move |stop| scheduler::run(scheduler_state, stop));
+    if let Some(personaliser) = state.personaliser.clone() {
+        let composer_state = state.clone();
+        platform.spawn(move |stop| personalise::compose::run(composer_state, personaliser, stop));
+    }
     platform.spawn_retention(retention_rules(&platform.settings.retention));
     suite_app::serve(platform, listener, api::router(state), api::docs_router()).await
 }
@@ -94,5 +99,9 @@ pub fn build_state(platform: Platform, clock: SharedClock) -> anyhow::Result<sta
     let settings = &platform.settings.engagement;
     let config = config::SendConfig::from_settings(settings)?;
     let providers = providers::Providers::from_settings(settings, config.breaker)?;
-    Ok(state::AppState::new(platform, config, clock, providers))
+    let personaliser =
+        personalise::Personaliser::from_settings(&platform.settings.llm, config.breaker)?;
+    let mut state = state::AppState::new(platform, config, clock, providers);
+    state.personaliser = personaliser.map(std::sync::Arc::new);
+    Ok(state)
 }

@@ -12,6 +12,7 @@ use crate::api::context::CachedContext;
 use crate::clock::SharedClock;
 use crate::config::SendConfig;
 use crate::memory::Memory;
+use crate::personalise::Personaliser;
 use crate::providers::Providers;
 use crate::store::campaigns::{CampaignTarget, VariantContent};
 use crate::store::reads::Conversation;
@@ -41,6 +42,8 @@ pub struct AppState {
     pub wake: Arc<Notify>,
     /// The prefixed `engagement.interactions` topic.
     pub interactions_topic: String,
+    /// Writes messages with a language model; `None` when `llm` is off.
+    pub personaliser: Option<Arc<Personaliser>>,
 }
 
 impl AppState {
@@ -72,6 +75,7 @@ impl AppState {
             memory: Memory::new(platform.redis.clone()),
             wake: Arc::new(Notify::new()),
             interactions_topic: settings.topic(suite_domain::topics::ENGAGEMENT_INTERACTIONS),
+            personaliser: None,
             config: Arc::new(config),
             clock,
             providers,

@@ -56,6 +56,8 @@ async fn plan_emails(
         variant_id: variant,
         category: "hot".into(),
         correlation_id: "corr-test".into(),
+        score: None,
+        breakdown: None,
         steps: (0..steps)
             .map(|index| PlannedStep {
                 index,

@@ -156,6 +156,7 @@ fn interaction() -> InteractionV1 {
         occurred_at: Utc.with_ymd_and_hms(2025, 6, 1, 12, 0, 0).unwrap(),
         correlation_id: CorrelationId::parse("req-1").unwrap(),
         provider_event_id: Some("evt_1".into()),
+        generation_cost_micros: None,
     }
 }
 

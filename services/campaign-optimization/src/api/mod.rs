@@ -35,10 +35,10 @@ pub fn docs_router() -> axum::Router {
     components(schemas(
         crate::campaign::CreateCampaign, crate::campaign::CampaignPatch, crate::campaign::LadderStep,
         crate::campaign::VariantInput, crate::campaign::VariantContent, crate::campaign::EmailContent,
-        crate::campaign::TextContent, crate::store::campaigns::CampaignView, crate::store::campaigns::VariantView,
-        campaigns::CampaignPage, performance::PerformanceReport, performance::VariantPerformance,
-        performance::Totals, performance::Interval, crate::store::allocations::StoredAllocation,
-        crate::store::allocations::ShareView,
+        crate::campaign::TextContent, suite_domain::GenerationSpec, crate::store::campaigns::CampaignView,
+        crate::store::campaigns::VariantView, campaigns::CampaignPage, performance::PerformanceReport,
+        performance::VariantPerformance, performance::Totals, performance::Interval,
+        crate::store::allocations::StoredAllocation, crate::store::allocations::ShareView,
     )),
     modifiers(&CreatedLinks),
     security(("api_key" = [])),
@@ -86,5 +86,44 @@ impl Modify for CreatedLinks {
             .extensions
             .get_or_insert_with(Default::default)
             .insert("links".to_owned(), links.into());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_document_describes_generation_and_its_spend() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let schemas = &doc["components"]["schemas"];
+        let spec = &schemas["GenerationSpec"];
+        assert_eq!(spec["required"], serde_json::json!(["prompt"]), "{spec}");
+        assert_eq!(spec["additionalProperties"], false, "{spec}");
+        assert_eq!(spec["properties"]["temperature"]["maximum"], 2.0, "{spec}");
+        for content in ["EmailContent", "TextContent"] {
+            let generation = &schemas[content]["properties"]["generation"];
+            assert!(
+                generation
+                    .to_string()
+                    .contains("#/components/schemas/GenerationSpec"),
+                "{content}: {generation}"
+            );
+            assert!(
+                generation.to_string().contains("docs/personalisation.md"),
+                "{content}: {generation}"
+            );
+        }
+        for view in ["VariantPerformance", "Totals"] {
+            let field = &schemas[view]["properties"]["generation_spend_micros"];
+            assert_eq!(field["type"], "integer", "{view}: {field}");
+            assert!(
+                schemas[view]["required"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&"generation_spend_micros".into()),
+                "{view}"
+            );
+        }
     }
 }

@@ -57,8 +57,10 @@ pub struct VariantPerformance {
     pub prob_best: f64,
     /// Current share of new sends (latest published allocation); null without one.
     pub allocation: Option<f64>,
-    /// Spend in micros.
+    /// Spend in micros: channel costs of the sends plus what generating their messages cost.
     pub spend_micros: i64,
+    /// The part of `spend_micros` that paid for messages written by a language model, in micros.
+    pub generation_spend_micros: i64,
 }
 
 /// Campaign totals.
@@ -72,6 +74,8 @@ pub struct Totals {
     pub rate: f64,
     /// Spend of all variants, in micros.
     pub spend_micros: i64,
+    /// The part of `spend_micros` that paid for generated messages, in micros.
+    pub generation_spend_micros: i64,
     /// Spend today (UTC), in micros (live, not from the summary).
     pub spend_today_micros: i64,
     /// The daily budget, in micros.
@@ -118,12 +122,16 @@ pub fn build(
     latest: Option<&StoredAllocation>,
     spend_today: i64,
 ) -> PerformanceReport {
-    let counts: Vec<(Uuid, VariantStats, i64)> = campaign
+    let counts: Vec<(Uuid, VariantStats, (i64, i64))> = campaign
         .variants
         .iter()
         .map(|v| match rows.iter().find(|r| r.variant_id == v.id) {
-            Some(r) => (v.id, stats(r.sends, r.outcomes), r.spend_micros),
-            None => (v.id, VariantStats::default(), 0),
+            Some(r) => (
+                v.id,
+                stats(r.sends, r.outcomes),
+                (r.spend_micros, r.generation_spend_micros),
+            ),
+            None => (v.id, VariantStats::default(), (0, 0)),
         })
         .collect();
     let keyed: Vec<(Uuid, VariantStats)> = counts.iter().map(|(id, s, _)| (*id, *s)).collect();
@@ -135,7 +143,7 @@ pub fn build(
         .iter()
         .zip(&counts)
         .zip(&best)
-        .map(|((variant, (id, s, spend)), p)| {
+        .map(|((variant, (id, s, (spend, generation))), p)| {
             let posterior = s.posterior();
             let ci = posterior.credible_interval_95();
             let sends = i64::try_from(s.sends()).unwrap_or(i64::MAX);
@@ -159,6 +167,7 @@ pub fn build(
                         .map(|s| s.share)
                 }),
                 spend_micros: *spend,
+                generation_spend_micros: *generation,
             }
         })
         .collect();
@@ -177,6 +186,7 @@ pub fn build(
             outcomes,
             rate: ratio(outcomes, sends),
             spend_micros: variants.iter().map(|v| v.spend_micros).sum(),
+            generation_spend_micros: variants.iter().map(|v| v.generation_spend_micros).sum(),
             spend_today_micros: spend_today,
             daily_budget_micros: campaign.daily_budget_micros,
         },
@@ -185,7 +195,8 @@ pub fn build(
 }
 
 /// Per-variant sends, outcomes, rate with credible interval, probability
-/// of being best, allocation and spend, plus totals. Served from a cache
+/// of being best, allocation and spend (with the part of it that paid for
+/// generated messages), plus totals. Served from a cache
 /// or a replica; counts come from `campaign_performance_summary`
 /// (refreshed every 2 s), so they trail the consumer by up to a few seconds.
 #[utoipa::path(get, path = "/v1/campaigns/{id}/performance", tag = "performance", params(("id" = Uuid, Path)),

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use suite_domain::{Category, Channel, Objective};
+use suite_domain::{Category, Channel, GenerationSpec, Objective};
 use utoipa::ToSchema;
 
 use super::schema;
@@ -22,8 +22,9 @@ pub struct LadderStep {
     pub delay_secs: u64,
 }
 
-/// An email: subject and body templates.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+/// An email: subject and body templates, and optionally a prompt for a
+/// generated body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EmailContent {
     /// Subject line (minijinja template over the lead's fields).
@@ -32,19 +33,25 @@ pub struct EmailContent {
     /// Plain-text body (minijinja template over the lead's fields).
     #[schema(schema_with = schema::template)]
     pub body: String,
+    /// Ask a language model to write the body from this prompt; the template above is sent whenever no generated text can be used (docs/personalisation.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<GenerationSpec>,
 }
 
-/// An SMS text or a voice script.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+/// An SMS text or a voice script, and optionally a prompt for a generated one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TextContent {
     /// Body (minijinja template over the lead's fields).
     #[schema(schema_with = schema::template)]
     pub body: String,
+    /// Ask a language model to write the body from this prompt; the template above is sent whenever no generated text can be used (docs/personalisation.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<GenerationSpec>,
 }
 
 /// A variant's message per channel; every channel of the ladder needs one.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VariantContent {
     /// Email content.
@@ -95,10 +102,29 @@ impl VariantContent {
         }
         out
     }
+
+    /// Every generation spec with its JSON Pointer below the content object.
+    pub fn generations(&self) -> Vec<(String, &GenerationSpec)> {
+        let specs = [
+            (
+                "email",
+                self.email.as_ref().and_then(|c| c.generation.as_ref()),
+            ),
+            ("sms", self.sms.as_ref().and_then(|c| c.generation.as_ref())),
+            (
+                "phone",
+                self.phone.as_ref().and_then(|c| c.generation.as_ref()),
+            ),
+        ];
+        specs
+            .into_iter()
+            .filter_map(|(channel, spec)| Some((format!("{channel}/generation"), spec?)))
+            .collect()
+    }
 }
 
 /// A variant as created.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VariantInput {
     /// Unique within the campaign, 1–100 characters.
@@ -117,9 +143,10 @@ pub type ChannelCosts = BTreeMap<Channel, i64>;
 /// Besides the rules each field states, a campaign must be consistent: every
 /// channel of the ladder needs a `channel_costs` entry and content in every
 /// variant, the ladder's delays must not decrease, variant names must be
-/// distinct, `min_share` × variants must not exceed 1, and every template
-/// must parse and use only the lead fields. Each problem is reported (422)
-/// with its JSON Pointer.
+/// distinct, `min_share` × variants must not exceed 1, every template
+/// must parse and use only the lead fields, and every `generation` prompt
+/// must parse and use only the prompt variables. Each problem is reported
+/// (422) with its JSON Pointer.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({

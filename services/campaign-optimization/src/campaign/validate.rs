@@ -185,10 +185,19 @@ fn check_min_share(errors: &mut Vec<FieldError>, min_share: f64) {
     }
 }
 
+/// Every template and every generation spec of `content` (at `pointer`).
 fn check_templates(errors: &mut Vec<FieldError>, pointer: &str, content: &VariantContent) {
     for (path, template) in content.templates() {
         if let Err(e) = suite_domain::templates::validate_lead_template(template) {
             errors.push(FieldError::new(format!("{pointer}/{path}"), e.to_string()));
+        }
+    }
+    for (path, spec) in content.generations() {
+        if let Err(e) = spec.validate() {
+            errors.push(FieldError::new(
+                format!("{pointer}/{path}/{}", e.field),
+                e.message,
+            ));
         }
     }
 }

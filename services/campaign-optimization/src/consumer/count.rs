@@ -129,22 +129,31 @@ pub async fn count_batch(
     for &(i, campaign_id, variant) in &fresh {
         let x = interactions[i];
         let sent = x.kind == InteractionKind::Sent;
-        let cost = match campaigns.get(&campaign_id) {
-            Some(campaign) if sent => decide::cost(campaign, x.channel),
-            _ => 0,
+        // A send costs its channel's price plus, for a generated message,
+        // what writing it cost: both are charged to the variant and the day.
+        let (channel_cost, generation_cost) = match campaigns.get(&campaign_id) {
+            Some(campaign) if sent => (
+                decide::cost(campaign, x.channel),
+                x.generation_cost_micros.unwrap_or(0).max(0),
+            ),
+            _ => (0, 0),
         };
+        let cost = channel_cost.saturating_add(generation_cost);
         let delta = variants.entry(variant).or_insert_with(|| VariantDelta {
             campaign: campaign_id,
             variant,
             ..VariantDelta::default()
         });
         delta.counts[kind_index(x.kind)] += 1;
-        delta.spend_micros += cost;
+        delta.spend_micros = delta.spend_micros.saturating_add(cost);
+        delta.generation_spend_micros = delta
+            .generation_spend_micros
+            .saturating_add(generation_cost);
         if sent {
             let day = days
                 .entry((campaign_id, x.occurred_at.date_naive()))
                 .or_default();
-            day.0 += cost;
+            day.0 = day.0.saturating_add(cost);
             day.1 += 1;
             if !with_sends.contains(&campaign_id) {
                 with_sends.push(campaign_id);

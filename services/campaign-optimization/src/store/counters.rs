@@ -33,8 +33,10 @@ pub struct VariantDelta {
     pub variant: Uuid,
     /// Interactions per kind, indexed by [`kind_index`].
     pub counts: [i64; KINDS],
-    /// Spend of the batch's sends, in micros.
+    /// Spend of the batch's sends, in micros (channel costs and generation).
     pub spend_micros: i64,
+    /// The part of `spend_micros` that paid for generated messages.
+    pub generation_spend_micros: i64,
 }
 
 /// Number of interaction kinds counted per variant.
@@ -93,8 +95,8 @@ pub async fn first_outcomes(
     Ok(rows.into_iter().collect())
 }
 
-/// Adds a batch's counts and spend to the variants' counters, one statement
-/// for every variant.
+/// Adds a batch's counts, spend and generation spend to the variants'
+/// counters, one statement for every variant.
 pub async fn add(conn: &mut PgConnection, deltas: &[VariantDelta]) -> Result<(), sqlx::Error> {
     if deltas.is_empty() {
         return Ok(());
@@ -102,17 +104,24 @@ pub async fn add(conn: &mut PgConnection, deltas: &[VariantDelta]) -> Result<(),
     let variants: Vec<Uuid> = deltas.iter().map(|d| d.variant).collect();
     let campaigns: Vec<Uuid> = deltas.iter().map(|d| d.campaign).collect();
     let spend: Vec<i64> = deltas.iter().map(|d| d.spend_micros).collect();
+    let generation: Vec<i64> = deltas.iter().map(|d| d.generation_spend_micros).collect();
     let mut q = sqlx::QueryBuilder::new("UPDATE campaign_variant_stats s SET ");
     for (i, kind) in ALL_KINDS.iter().enumerate() {
         let col = column(*kind);
         q.push(format!("{col} = s.{col} + d.k{i}, "));
     }
-    q.push("spend_micros = s.spend_micros + d.spend, updated_at = now() FROM unnest(");
+    q.push(
+        "spend_micros = s.spend_micros + d.spend, \
+         generation_spend_micros = s.generation_spend_micros + d.generation, \
+         updated_at = now() FROM unnest(",
+    );
     q.push_bind(variants);
     q.push("::uuid[], ");
     q.push_bind(campaigns);
     q.push("::uuid[], ");
     q.push_bind(spend);
+    q.push("::bigint[], ");
+    q.push_bind(generation);
     q.push("::bigint[]");
     for i in 0..KINDS {
         let counts: Vec<i64> = deltas.iter().map(|d| d.counts[i]).collect();
@@ -120,7 +129,7 @@ pub async fn add(conn: &mut PgConnection, deltas: &[VariantDelta]) -> Result<(),
         q.push_bind(counts);
         q.push("::bigint[]");
     }
-    q.push(") AS d(variant, campaign, spend");
+    q.push(") AS d(variant, campaign, spend, generation");
     for i in 0..KINDS {
         q.push(format!(", k{i}"));
     }

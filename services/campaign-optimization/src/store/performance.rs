@@ -16,6 +16,8 @@ pub struct SummaryRow {
     pub outcomes: i64,
     /// Spend in micros.
     pub spend_micros: i64,
+    /// The part of `spend_micros` that paid for generated messages.
+    pub generation_spend_micros: i64,
     /// When the summary was refreshed.
     pub refreshed_at: DateTime<Utc>,
 }
@@ -27,7 +29,7 @@ pub async fn summary(
     campaign: Uuid,
 ) -> Result<Vec<SummaryRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT variant_id, sends, outcomes, spend_micros, refreshed_at \
+        "SELECT variant_id, sends, outcomes, spend_micros, generation_spend_micros, refreshed_at \
          FROM campaign_performance_summary WHERE workspace_id = $1 AND campaign_id = $2 \
          ORDER BY position",
     )

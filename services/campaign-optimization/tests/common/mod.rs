@@ -250,6 +250,27 @@ pub fn interaction(
         occurred_at: chrono::Utc::now(),
         correlation_id: CorrelationId::parse("test-corr").unwrap(),
         provider_event_id: None,
+        generation_cost_micros: None,
+    }
+}
+
+/// A `sent` interaction whose message was written by a language model at
+/// `generation_cost_micros` (None: a template was sent).
+pub fn sent(
+    workspace: Uuid,
+    campaign: Uuid,
+    variant: Uuid,
+    generation_cost_micros: Option<i64>,
+) -> InteractionV1 {
+    InteractionV1 {
+        generation_cost_micros,
+        ..interaction(
+            workspace,
+            campaign,
+            variant,
+            Uuid::now_v7(),
+            InteractionKind::Sent,
+        )
     }
 }
 

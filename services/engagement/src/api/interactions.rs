@@ -131,6 +131,7 @@ pub async fn create(
         occurred_at,
         correlation_id: correlation,
         provider_event_id: Some(input.provider_event_id.clone()),
+        generation_cost_micros: None,
     }
     .into_event();
     let id = Uuid::from(event.interaction_id);

@@ -39,6 +39,7 @@ pub fn docs_router() -> axum::Router {
     components(schemas(
         interactions::InteractionInput, crate::store::interactions::Interaction,
         crate::store::reads::Conversation, crate::store::reads::Message, crate::store::reads::Send,
+        crate::store::reads::GenerationView,
         sends::SendPage, context::Context, context::CapsLeft, crate::memory::MemoryEntry,
         crate::store::steps::NextStep, crate::store::consent::ConsentEntry,
         crate::store::consent::ChannelConsent, consent::ConsentInput, consent::ConsentView,

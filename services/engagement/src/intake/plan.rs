@@ -184,6 +184,8 @@ async fn plan_all(
             correlation_id: job.event.correlation_id.as_str().to_owned(),
             steps: ladder::plan(job.event.category, ladder_steps, now),
             traceparent: job.traceparent.clone(),
+            score: Some(i16::from(job.event.score.get())),
+            breakdown: serde_json::to_value(&job.event.breakdown).ok(),
         };
         plan_of.insert(i, plan.id);
         new_plans.push(plan);

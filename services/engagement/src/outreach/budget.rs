@@ -69,6 +69,20 @@ end
 return fits
 ";
 
+/// Settle: `KEYS` = the day's hash; `ARGV` = token, cost. Sets the cost of
+/// a held place (the estimate reserved becomes what was spent). Returns 1
+/// when the token held a place.
+const SETTLE: &str = r"
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+if not old then
+  return 0
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('HINCRBY', KEYS[1], '_total', tonumber(ARGV[2]) - tonumber(old))
+return 1
+";
+
+static SETTLE_SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(SETTLE));
 static RELEASE_SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(RELEASE));
 static RESERVE_MANY_SCRIPT: LazyLock<redis::Script> =
     LazyLock::new(|| redis::Script::new(RESERVE_MANY));
@@ -119,6 +133,24 @@ pub async fn reserve_many(
             })
         })
         .collect())
+}
+
+/// Sets the cost of a held place to `cost` (a generation's estimate becomes
+/// its price once the provider counted its tokens); the day's total follows.
+/// Returns whether it still held one.
+pub async fn settle(
+    redis: &Redis,
+    reservation: &BudgetReservation,
+    cost: i64,
+) -> Result<bool, CapError> {
+    let mut conn = redis.conn().await?;
+    let settled: u8 = SETTLE_SCRIPT
+        .key(&reservation.key)
+        .arg(&reservation.token)
+        .arg(cost.max(0))
+        .invoke_async(&mut conn)
+        .await?;
+    Ok(settled == 1)
 }
 
 /// Gives back the place of a send that was not made. Returns whether it

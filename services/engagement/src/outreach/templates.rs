@@ -54,7 +54,7 @@ pub struct LeadFields {
 
 impl LeadFields {
     /// The render context: every [`LEAD_VARIABLES`] entry, missing ones as `""`.
-    fn context(&self) -> BTreeMap<&'static str, String> {
+    pub fn context(&self) -> BTreeMap<&'static str, String> {
         let name = self.name.as_deref().map(str::trim).unwrap_or("");
         let (first, last) = name.split_once(char::is_whitespace).unwrap_or((name, ""));
         let given = |v: &Option<String>, fallback: &str| {
@@ -87,8 +87,10 @@ pub fn render(template: &str, lead: &LeadFields) -> Result<String, TemplateError
     Ok(ENV.template_from_str(template)?.render(lead.context())?)
 }
 
-/// A variant's message: an optional subject (email) and a body.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A variant's message: an optional subject (email) and a body, and
+/// optionally a prompt for a language model to write the body instead
+/// (docs/personalisation.md); the body template is the fallback.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MessageTemplate {
     /// Subject line template (email only).
@@ -96,6 +98,9 @@ pub struct MessageTemplate {
     pub subject: Option<String>,
     /// Body template.
     pub body: String,
+    /// The request for a generated body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<suite_domain::GenerationSpec>,
 }
 
 /// A rendered [`MessageTemplate`].

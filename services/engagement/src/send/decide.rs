@@ -41,6 +41,11 @@ pub struct Ready {
     pub cost: i64,
     /// The campaign's day budget (micros).
     pub daily_budget: i64,
+    /// The variant asks for a generated body and generation is on: the send
+    /// path reads the step's generation before it goes on.
+    pub generated: bool,
+    /// What the step's generation cost (micros), once read.
+    pub generation_cost: Option<i64>,
 }
 
 /// What the checks decided.
@@ -155,6 +160,8 @@ pub fn decide(
         key: reservations::key(step),
         cost: campaign.cost,
         daily_budget: campaign.daily_budget,
+        generated: template.generation.is_some() && state.personaliser.is_some(),
+        generation_cost: None,
     }))
 }
 

@@ -32,7 +32,7 @@ use chrono::{DateTime, Duration, Utc};
 use futures::future::join_all;
 use suite_bus::batch::SetBatcher;
 use suite_domain::LeadId;
-use suite_telemetry::names::{ENGAGEMENT_RECORD_BATCH, ENGAGEMENT_SEND_BATCH};
+use suite_telemetry::names::{ENGAGEMENT_RECORD_BATCH, ENGAGEMENT_SEND_BATCH, LLM_FALLBACKS};
 use tracing::Instrument as _;
 use uuid::Uuid;
 
@@ -40,15 +40,20 @@ use crate::error::{Error, Result};
 use crate::memory::MemoryEntry;
 use crate::outreach::budget::{self, BudgetReservation};
 use crate::outreach::{caps, CapReservation};
+use crate::personalise::guardrails;
 use crate::providers::OutgoingMessage;
 use crate::state::AppState;
 use crate::store::campaigns::{self, VariantContent};
 use crate::store::gather;
+use crate::store::generations::{self, Generation};
 use crate::store::reservations::{self, Reserved};
 use crate::store::steps::ClaimedStep;
 use decide::{Decision, Ready};
 use deliver::Delivery;
 use record::{DeadLetter, End, Recorder, SentMessage, Settle, StepEnd};
+
+/// How soon a step waiting for its generated text looks again.
+const COMPOSING_RECHECK: Duration = Duration::seconds(1);
 
 /// Most step ends written in one transaction.
 pub const MAX_RECORD_BATCH: usize = 256;
@@ -174,6 +179,11 @@ impl Sender {
             }
         }
 
+        // Generated bodies, read for the steps whose variant asks for one.
+        let ready = self
+            .generations(ready, now, &mut results, &mut endings)
+            .await;
+
         // Frequency caps, then the day budget of what passed them.
         let ready = self
             .reserve_places(ready, now, &mut results, &mut endings)
@@ -257,6 +267,88 @@ impl Sender {
             Ok::<_, Error>((variant, content))
         });
         join_all(loads).await.into_iter().collect()
+    }
+
+    /// Reads the generation of each ready step whose variant asks for one
+    /// (one statement): generated text replaces the template's body (an
+    /// email gets the suite's footer); a fallback keeps the template; a step
+    /// whose text is not written yet waits a moment ("composing"), until
+    /// `llm.wait_secs` after it first came due, then goes with its template.
+    async fn generations(
+        &self,
+        ready: Vec<(usize, Ready)>,
+        now: DateTime<Utc>,
+        results: &mut [Option<Result<Outcome>>],
+        endings: &mut Vec<(usize, Ending)>,
+    ) -> Vec<(usize, Ready)> {
+        let Some(personaliser) = &self.state.personaliser else {
+            return ready;
+        };
+        let wanting: Vec<Uuid> = ready
+            .iter()
+            .filter(|(_, r)| r.generated)
+            .map(|(_, r)| r.step.id)
+            .collect();
+        if wanting.is_empty() {
+            return ready;
+        }
+        let give_up =
+            now - Duration::from_std(personaliser.config.wait).unwrap_or(Duration::minutes(2));
+        let pool = self.state.platform.db.primary();
+        let rows: HashMap<Uuid, Generation> =
+            match generations::sync(pool, &wanting, now, give_up).await {
+                Ok(rows) => rows.into_iter().map(|g| (g.step_id, g)).collect(),
+                Err(e) => {
+                    let message = e.to_string();
+                    let mut kept = Vec::new();
+                    for (i, r) in ready {
+                        if r.generated {
+                            results[i] = Some(Err(Error::Batch(message.clone())));
+                        } else {
+                            kept.push((i, r));
+                        }
+                    }
+                    return kept;
+                }
+            };
+        let mut kept = Vec::with_capacity(ready.len());
+        let mut waiting = false;
+        for (i, mut r) in ready {
+            if !r.generated {
+                kept.push((i, r));
+                continue;
+            }
+            match rows.get(&r.step.id) {
+                Some(g) if g.state == "done" => {
+                    let body = g.body.clone().unwrap_or_default();
+                    r.rendered.body = if r.step.channel == suite_domain::Channel::Email {
+                        guardrails::with_footer(&body, &personaliser.config.email_footer)
+                    } else {
+                        body
+                    };
+                    r.generation_cost = Some(g.cost_micros);
+                    kept.push((i, r));
+                }
+                Some(g) if g.state == "fallback" => {
+                    if g.fallback_reason.as_deref() == Some("not_ready") {
+                        metrics::counter!(LLM_FALLBACKS, "reason" => "not_ready").increment(1);
+                    }
+                    r.generation_cost = (g.cost_micros > 0).then_some(g.cost_micros);
+                    kept.push((i, r));
+                }
+                _ => {
+                    waiting = true;
+                    endings.push((
+                        i,
+                        reschedule(r.step, now + COMPOSING_RECHECK, "composing", now, None),
+                    ));
+                }
+            }
+        }
+        if waiting {
+            personaliser.wake.notify_one();
+        }
+        kept
     }
 
     /// Takes each ready step's place under the lead's frequency caps (one
@@ -459,6 +551,7 @@ fn ended(
                 body: ready.rendered.body,
                 at: now,
                 traceparent: span.in_scope(suite_bus::current_traceparent),
+                generation_cost: ready.generation_cost,
             });
             Ending {
                 end,

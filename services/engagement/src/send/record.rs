@@ -89,6 +89,9 @@ pub struct SentMessage {
     pub at: DateTime<Utc>,
     /// The send span's trace context, carried by the interaction event.
     pub traceparent: Option<String>,
+    /// What generating the message cost (micros), when it was generated or
+    /// a generation was paid for before falling back to the template.
+    pub generation_cost: Option<i64>,
 }
 
 /// A step kept for operators in `dead_letters`.
@@ -304,6 +307,7 @@ fn sent_event(step: &ClaimedStep, sent: &SentMessage) -> suite_domain::Interacti
         occurred_at: sent.at,
         correlation_id: step.correlation_id.clone(),
         provider_event_id: None,
+        generation_cost_micros: sent.generation_cost,
     }
     .into_event()
 }

@@ -188,6 +188,8 @@ pub struct EventParts {
     pub correlation_id: String,
     /// Provider event id.
     pub provider_event_id: Option<String>,
+    /// What writing the sent message with a language model cost (micros).
+    pub generation_cost_micros: Option<i64>,
 }
 
 impl EventParts {
@@ -206,6 +208,7 @@ impl EventParts {
             correlation_id: CorrelationId::parse(&self.correlation_id)
                 .unwrap_or_else(|_| CorrelationId::generate()),
             provider_event_id: self.provider_event_id,
+            generation_cost_micros: self.generation_cost_micros,
         }
     }
 }

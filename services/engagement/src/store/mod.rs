@@ -4,6 +4,7 @@ pub mod allocations;
 pub mod campaigns;
 pub mod consent;
 pub mod gather;
+pub mod generations;
 pub mod interactions;
 pub mod leads;
 pub mod plans;

@@ -30,6 +30,10 @@ pub struct NewPlan {
     /// W3C trace context of the record it was planned from: its steps and
     /// interactions continue that trace.
     pub traceparent: Option<String>,
+    /// The lead's score when planned (a generated message's prompt may use it).
+    pub score: Option<i16>,
+    /// Its score breakdown when planned (`[{factor, points, max, reason}]`).
+    pub breakdown: Option<serde_json::Value>,
 }
 
 /// Stores `plan` and its steps, unless the lead already has a plan for the
@@ -55,11 +59,14 @@ pub async fn insert_many(
     let correlations: Vec<&str> = plans.iter().map(|p| p.correlation_id.as_str()).collect();
     let steps: Vec<Json<&Vec<PlannedStep>>> = plans.iter().map(|p| Json(&p.steps)).collect();
     let traces: Vec<Option<&str>> = plans.iter().map(|p| p.traceparent.as_deref()).collect();
+    let scores: Vec<Option<i16>> = plans.iter().map(|p| p.score).collect();
+    let breakdowns: Vec<Option<&serde_json::Value>> =
+        plans.iter().map(|p| p.breakdown.as_ref()).collect();
     let stored: HashSet<Uuid> = sqlx::query_scalar(
         "INSERT INTO outreach_plans (id, workspace_id, lead_id, campaign_id, variant_id, category, \
-         correlation_id, steps, traceparent) \
+         correlation_id, steps, traceparent, score, breakdown) \
          SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], \
-                              $6::text[], $7::text[], $8::jsonb[], $9::text[]) \
+                              $6::text[], $7::text[], $8::jsonb[], $9::text[], $10::int2[], $11::jsonb[]) \
          ON CONFLICT (lead_id, campaign_id) DO NOTHING RETURNING id",
     )
     .bind(column(|p| p.id))
@@ -71,6 +78,8 @@ pub async fn insert_many(
     .bind(&correlations)
     .bind(&steps)
     .bind(&traces)
+    .bind(&scores)
+    .bind(&breakdowns)
     .fetch_all(&mut *conn)
     .await?
     .into_iter()

@@ -107,6 +107,38 @@ pub struct Send {
     pub error: Option<String>,
     /// When it was reserved.
     pub created_at: DateTime<Utc>,
+    /// How the message was written, when its variant asked a language model
+    /// (docs/personalisation.md); null otherwise.
+    #[schema(required = true, value_type = Option<GenerationView>)]
+    pub generation: Option<sqlx::types::Json<GenerationView>>,
+}
+
+/// The generation of a send's message.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct GenerationView {
+    /// `done` (the generated text was sent) or `fallback` (the template was).
+    #[schema(pattern = "^(done|fallback)$")]
+    pub state: String,
+    /// Model asked (null when none was: an early fallback).
+    #[schema(required = true)]
+    pub model: Option<String>,
+    /// Digest of the prompt template, model and bounds (16 hex digits).
+    #[schema(required = true)]
+    pub prompt_version: Option<String>,
+    /// Prompt tokens.
+    pub tokens_in: i32,
+    /// Completion tokens.
+    pub tokens_out: i32,
+    /// Time spent on the provider's calls, in milliseconds.
+    pub latency_ms: i32,
+    /// Answered from the response cache.
+    pub cache_hit: bool,
+    /// What it cost, in micros (charged to the campaign's day).
+    pub cost_micros: i64,
+    /// Why the template was sent: provider_error, timeout, rate_limited,
+    /// budget, guardrail, breaker_open, prompt_error, not_ready (else null).
+    #[schema(required = true)]
+    pub fallback_reason: Option<String>,
 }
 
 /// Filters of the sends list.
@@ -139,7 +171,11 @@ pub async fn sends(
 ) -> Result<(Vec<Send>, bool), sqlx::Error> {
     let mut q = sqlx::QueryBuilder::new(
         "SELECT id, lead_id, campaign_id, variant_id, step_index, channel, provider, status, attempts, \
-         provider_message_id, error, created_at FROM send_reservations WHERE workspace_id = ",
+         provider_message_id, error, created_at, \
+         (SELECT to_jsonb(x) FROM (SELECT g.state, g.model, g.prompt_version, g.tokens_in, g.tokens_out, \
+            g.latency_ms, g.cache_hit, g.cost_micros, g.fallback_reason FROM step_generations g \
+            WHERE g.step_id = send_reservations.step_id AND g.state IN ('done', 'fallback')) x) AS generation \
+         FROM send_reservations WHERE workspace_id = ",
     );
     q.push_bind(workspace);
     if let Some(lead) = filter.lead_id {

@@ -1,5 +1,7 @@
 use std::collections::BTreeMap;
 
+use suite_domain::GenerationSpec;
+
 use super::*;
 use crate::campaign::spec::{EmailContent, TextContent};
 
@@ -8,11 +10,23 @@ fn content() -> VariantContent {
         email: Some(EmailContent {
             subject: "Hi {{ first_name | default(\"there\") }}".into(),
             body: "About {{ company }}".into(),
+            generation: None,
         }),
         sms: Some(TextContent {
             body: "Hi {{ name }}".into(),
+            generation: None,
         }),
         phone: None,
+    }
+}
+
+fn spec(prompt: &str, temperature: f64) -> GenerationSpec {
+    GenerationSpec {
+        prompt: prompt.into(),
+        model: None,
+        temperature,
+        max_tokens: 300,
+        max_chars: None,
     }
 }
 
@@ -89,6 +103,7 @@ fn a_valid_definition_passes_and_each_rule_names_its_field() {
         email: Some(EmailContent {
             subject: "{{ password }}".into(),
             body: "ok".into(),
+            generation: None,
         }),
         ..content()
     };
@@ -138,6 +153,7 @@ fn a_patch_is_checked_field_by_field_before_the_campaign_is_read() {
             VariantContent {
                 sms: Some(TextContent {
                     body: "{{ password }}".into(),
+                    generation: Some(spec("Hi {{ name }}", 2.5)),
                 }),
                 ..VariantContent::default()
             },
@@ -156,6 +172,54 @@ fn a_patch_is_checked_field_by_field_before_the_campaign_is_read() {
             "/warmup_sends",
             "/pacing_burst_bps",
             "/variant_content/A~11/sms/body",
+            "/variant_content/A~11/sms/generation/temperature",
         ]
     );
+}
+
+#[test]
+fn generation_specs_are_checked_with_the_pointer_of_their_field() {
+    let (costs, ladder) = (costs(), ladder());
+    let mut generated = content();
+    if let Some(email) = generated.email.as_mut() {
+        email.generation = Some(spec(
+            "Write to {{ first_name }} about {{ company }} ({{ score }})",
+            0.0,
+        ));
+    }
+    if let Some(sms) = generated.sms.as_mut() {
+        sms.generation = Some(spec("Text {{ name }}", 0.7));
+    }
+    let def = Definition {
+        name: "Generated",
+        target_categories: &[Category::Hot],
+        ladder: &ladder,
+        objective: Objective::Click,
+        daily_budget_micros: 1_000_000,
+        channel_costs: &costs,
+        min_share: 0.0,
+        warmup_sends: 0,
+        pacing_burst_bps: 1_000,
+        variants: vec![("/variants/0".into(), "A", &generated)],
+    };
+    assert_eq!(check(&def), Ok(()));
+
+    let mut bad_content = generated.clone();
+    if let Some(email) = bad_content.email.as_mut() {
+        email.generation = Some(spec("Mention {{ salary }}", 0.0));
+    }
+    if let Some(sms) = bad_content.sms.as_mut() {
+        sms.generation = Some(spec("Text {{ name }}", 3.0));
+    }
+    let mut bad = def;
+    bad.variants[0].2 = &bad_content;
+    let errors = check(&bad).unwrap_err();
+    let found: Vec<(&str, &str)> = errors
+        .iter()
+        .map(|e| (e.pointer.as_str(), e.detail.as_str()))
+        .collect();
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert_eq!(found[0].0, "/variants/0/content/email/generation/prompt");
+    assert!(found[0].1.contains("salary"), "{found:?}");
+    assert_eq!(found[1].0, "/variants/0/content/sms/generation/temperature");
 }

@@ -144,6 +144,7 @@ fn message_templates_validate_and_render_each_part() {
     let bad = MessageTemplate {
         subject: None,
         body: "{{ discount }}".into(),
+        generation: None,
     };
     let err = bad.validate().expect_err("unknown");
     assert_eq!(err.part, "body");
@@ -154,6 +155,7 @@ fn message_templates_validate_and_render_each_part() {
     let sms = MessageTemplate {
         subject: None,
         body: "Hi {{ name }}".into(),
+        generation: None,
     };
     assert_eq!(sms.render(&ada()).expect("render").subject, None);
     assert!(serde_json::from_str::<MessageTemplate>(r#"{"body":"x","html":"y"}"#).is_err());
