@@ -32,7 +32,8 @@ import yaml
 
 AGENTS = {"lead-triage": "/triage", "engagement": "/engagement",
           "campaign-optimization": "/optimization"}
-SECRET_KEYS = {"SUITE__DATABASE__URL", "SUITE__DATABASE__REPLICA_URLS", "SUITE__REDIS__NODES", "SUITE__ENGAGEMENT__SMTP_PASSWORD"}
+SECRET_KEYS = {"SUITE__DATABASE__URL", "SUITE__DATABASE__REPLICA_URLS", "SUITE__REDIS__NODES", "SUITE__ENGAGEMENT__SMTP_PASSWORD",
+               "SUITE__LLM__API_KEY"}
 SET_BY_BINARY = {"SUITE__SERVICE"}
 SKIPPED_GROUPS = {"kafka.strimzi.io": "Strimzi", "postgresql.cnpg.io": "CloudNativePG"}
 
