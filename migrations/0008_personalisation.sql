@@ -21,6 +21,8 @@ CREATE TABLE step_generations (
     tokens_out      integer NOT NULL DEFAULT 0,
     latency_ms      integer NOT NULL DEFAULT 0,
     cache_hit       boolean NOT NULL DEFAULT false,
+    -- the response-cache entry the text came from or went to (removed with the lead)
+    cache_key       text,
     cost_micros     bigint NOT NULL DEFAULT 0,
     fallback_reason text CHECK (fallback_reason IN ('provider_error', 'timeout', 'rate_limited',
                         'budget', 'guardrail', 'breaker_open', 'prompt_error', 'not_ready')),

@@ -376,3 +376,64 @@ async fn a_burst_across_two_instances_stays_within_the_workspaces_minute() {
     assert_eq!(done as usize, server.received().len(), "{states:?}");
     assert_eq!(done + limited, 60, "none lost: {states:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_message_is_written_before_its_step_is_due_and_erasure_removes_it() {
+    let server = LlmServer::start().await;
+    let env = env().await;
+    env.campaign_with(
+        &["hot"],
+        json!([{"channel": "sms", "delay_secs": 120}]),
+        |d| {
+            d.variants[0].content =
+                json!({"sms": {"body": TEMPLATE, "generation": {"prompt": "Hi {{ name }}"}}});
+        },
+    )
+    .await;
+    let lead = env.lead(json!({"sms": true}), Some("UTC")).await;
+    let s = llm_settings(&env, &server);
+    let app = spawn(env, s).await;
+    app.env
+        .triage(lead, Category::Hot, &Uuid::now_v7().to_string())
+        .await;
+
+    // Written within the lookahead, while its step is still two minutes away.
+    let db = app.db().clone();
+    eventually(30, "the message written ahead", || async {
+        let row: Option<(String, String)> = sqlx::query_as(
+            "SELECT g.state, s.status FROM step_generations g \
+             JOIN scheduled_steps s ON s.id = g.step_id WHERE s.lead_id = $1",
+        )
+        .bind(lead)
+        .fetch_optional(&db)
+        .await
+        .unwrap();
+        (row == Some(("done".into(), "pending".into()))).then_some(())
+    })
+    .await;
+    assert_eq!(server.received().len(), 1);
+
+    // The lead is erased: its unsent generated text goes with its contact data.
+    app.env
+        .publish("leads.contacts", &lead.to_string(), None)
+        .await;
+    eventually(30, "the generated text erased", || async {
+        let left: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM step_generations g \
+             JOIN scheduled_steps s ON s.id = g.step_id WHERE s.lead_id = $1",
+        )
+        .bind(lead)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+        (left == 0).then_some(())
+    })
+    .await;
+
+    // Its cached answer went too: the same prompt for another lead asks again.
+    let other = app.env.lead(json!({"sms": true}), Some("UTC")).await;
+    app.env
+        .triage(other, Category::Hot, &Uuid::now_v7().to_string())
+        .await;
+    server.wait_for(2, Duration::from_secs(30)).await;
+}

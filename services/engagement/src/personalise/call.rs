@@ -2,6 +2,7 @@
 //! circuit breaker, retried on 429, 5xx and timeouts with backoff factor 2
 //! and full jitter, never sooner than the provider's `Retry-After`.
 
+use std::future::Future;
 use std::time::{Duration, Instant};
 
 use async_openai::types::chat::CreateChatCompletionRequest;
@@ -31,13 +32,22 @@ pub struct Failed {
 }
 
 /// Calls `client` with `request` until it answers, a failure is permanent,
-/// the retries run out or the breaker opens.
-pub async fn call(
+/// the retries run out or the breaker opens. Before each retry
+/// `retry_place` takes the retry's place under the per-minute limits
+/// (`None`), or says how long until there is room: the retry waits that
+/// long, unless the wait is longer than the policy's longest delay, which
+/// ends the calls as `rate_limited`.
+pub async fn call<G, F>(
     client: &LlmClient,
     breaker: &CircuitBreaker,
     policy: &RetryPolicy,
     request: &CreateChatCompletionRequest,
-) -> Result<Answered, Failed> {
+    retry_place: G,
+) -> Result<Answered, Failed>
+where
+    G: Fn() -> F,
+    F: Future<Output = Option<Duration>>,
+{
     let mut calls = 0u32;
     loop {
         let Ok(permit) = breaker.try_acquire() else {
@@ -81,17 +91,33 @@ pub async fn call(
         };
         tracing::debug!(error = %error, delay_ms = delay.as_millis() as u64, "language-model call retried");
         tokio::time::sleep(delay).await;
+        let longest = Duration::from_millis(policy.max_delay_ms);
+        let mut waited = Duration::ZERO;
+        while let Some(wait) = retry_place().await {
+            waited += wait;
+            if waited > longest {
+                return Err(Failed {
+                    reason: FallbackReason::RateLimited,
+                    calls,
+                });
+            }
+            tokio::time::sleep(wait).await;
+        }
     }
 }
 
 /// The wait before retry `attempt + 1` after `error`: `None` when it is
-/// permanent or the retries are spent; else the jittered backoff, raised to
-/// the provider's `Retry-After` (capped by the policy's longest delay).
+/// permanent, the retries are spent, or the provider asks for a longer wait
+/// than the policy's longest delay; else the jittered backoff, raised to the
+/// provider's `Retry-After`.
 pub fn next_delay(policy: &RetryPolicy, attempt: u32, error: &CallError) -> Option<Duration> {
     if !error.transient() || attempt >= policy.max_retries {
         return None;
     }
     let cap = Duration::from_millis(policy.max_delay_ms);
+    if error.retry_after().is_some_and(|after| after > cap) {
+        return None;
+    }
     let jittered = backoff(
         attempt,
         Duration::from_millis(policy.base_ms),
@@ -99,7 +125,7 @@ pub fn next_delay(policy: &RetryPolicy, attempt: u32, error: &CallError) -> Opti
         &mut rand::rng(),
     );
     Some(match error.retry_after() {
-        Some(after) => jittered.max(after.min(cap)),
+        Some(after) => jittered.max(after),
         None => jittered,
     })
 }
@@ -125,6 +151,14 @@ mod tests {
         let delay = next_delay(&policy(), 0, &limited).expect("retried");
         assert!(delay >= Duration::from_secs(1), "{delay:?}");
         assert!(next_delay(&policy(), 3, &limited).is_none());
+        let too_long = CallError::Status {
+            status: 429,
+            retry_after: Some(Duration::from_secs(60)),
+        };
+        assert!(
+            next_delay(&policy(), 0, &too_long).is_none(),
+            "not sooner than asked"
+        );
         let refused = CallError::Status {
             status: 400,
             retry_after: None,

@@ -123,23 +123,27 @@ impl LlmClient {
         let response = call.send().await.map_err(transport)?;
         let status = response.status();
         if !status.is_success() {
-            let retry_after = response
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs);
+            let retry_after = retry_after(response.headers());
             return Err(CallError::Status {
                 status: status.as_u16(),
                 retry_after,
             });
+        }
+        if response
+            .content_length()
+            .is_some_and(|n| n > MAX_RESPONSE_BYTES as u64)
+        {
+            return Err(CallError::Malformed("answer too large".into()));
         }
         let body = response.bytes().await.map_err(transport)?;
         if body.len() > MAX_RESPONSE_BYTES {
             return Err(CallError::Malformed("answer too large".into()));
         }
         let parsed: CreateChatCompletionResponse = serde_json::from_slice(&body)
-            .map_err(|e| CallError::Malformed(format!("not a chat completion: {e}")))?;
+            // serde's message may quote the answer: only its kind is kept.
+            .map_err(|e| {
+                CallError::Malformed(format!("not a chat completion ({:?})", e.classify()))
+            })?;
         let text = parsed
             .choices
             .into_iter()
@@ -153,6 +157,22 @@ impl LlmClient {
             tokens_out: usage.completion_tokens,
         })
     }
+}
+
+/// The provider's wait: `retry-after-ms` (OpenAI's, in milliseconds), else
+/// `Retry-After` in seconds. The HTTP-date form is not read (the backoff
+/// applies then).
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let number = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|v| v.is_finite() && *v >= 0.0)
+    };
+    number("retry-after-ms")
+        .map(|ms| Duration::from_secs_f64(ms.min(86_400_000.0) / 1000.0))
+        .or_else(|| number("retry-after").map(|s| Duration::from_secs_f64(s.min(86_400.0))))
 }
 
 fn transport(e: reqwest::Error) -> CallError {
@@ -185,5 +205,17 @@ mod tests {
         assert!(!CallError::Malformed("x".into()).transient());
         assert_eq!(status(429).label(), "rate_limited");
         assert_eq!(status(500).label(), "server_error");
+    }
+
+    #[test]
+    fn the_providers_wait_is_read_in_seconds_or_milliseconds() {
+        let mut headers = reqwest::header::HeaderMap::new();
+        assert_eq!(retry_after(&headers), None);
+        headers.insert("retry-after", "2".parse().expect("header"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(2)));
+        headers.insert("retry-after-ms", "1500".parse().expect("header"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_millis(1500)));
+        headers.insert("retry-after-ms", "soon".parse().expect("header"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(2)));
     }
 }

@@ -209,7 +209,7 @@ async fn generate(state: &AppState, p: &Personaliser, task: &ComposeTask) -> Fin
     let max_chars = spec.max_chars_for(task.channel);
     let redis = &state.platform.redis;
     let cache_key = (spec.deterministic() && p.config.cache_ttl_secs > 0)
-        .then(|| cache::key(redis, &model, &version, &rendered));
+        .then(|| cache::key(redis, &model, &version, task.channel.as_str(), &rendered));
     if let Some(key) = &cache_key {
         if let Some(hit) = cache::get(redis, key).await {
             if let Ok(text) = guardrails::check(&hit.text, max_chars, &own) {
@@ -219,6 +219,7 @@ async fn generate(state: &AppState, p: &Personaliser, task: &ComposeTask) -> Fin
                     state: "done",
                     body: Some(text),
                     cache_hit: true,
+                    cache_key: Some(key.clone()),
                     ..base
                 };
             }
@@ -271,7 +272,20 @@ async fn generate(state: &AppState, p: &Personaliser, task: &ComposeTask) -> Fin
     }
     let request = prompt::request(&spec, &model, task.channel, &rendered);
     let started = Instant::now();
-    let answered = call(&p.client, &p.breaker, &p.retry, &request).await;
+    // Every retry takes its own place in the workspace's minute.
+    let workspace = task.workspace_id;
+    let retry_place = || async move {
+        let now = state.clock.now();
+        match limits::take(redis, workspace, tokens, p.config.limits, now).await {
+            Ok(None) => None,
+            Ok(Some(at)) => Some((at - now).to_std().unwrap_or_default()),
+            Err(e) => {
+                tracing::warn!(error = %e, "limits unavailable; retry put off");
+                Some(std::time::Duration::from_secs(1))
+            }
+        }
+    };
+    let answered = call(&p.client, &p.breaker, &p.retry, &request, retry_place).await;
     let latency_ms = i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX);
     let base = Finished { latency_ms, ..base };
     let answered = match answered {
@@ -308,12 +322,16 @@ async fn generate(state: &AppState, p: &Personaliser, task: &ComposeTask) -> Fin
             Finished {
                 state: "done",
                 body: Some(text),
+                cache_key,
                 ..base
             }
         }
         Err(breach) => {
             // The breach is described; the text itself is never logged.
-            tracing::info!(breach = %breach, "completion refused by the guardrails");
+            tracing::info!(
+                breach = breach.kind(),
+                "completion refused by the guardrails"
+            );
             fallback(base, FallbackReason::Guardrail)
         }
     }

@@ -23,6 +23,17 @@ pub enum Breach {
     ForeignUrl(String),
 }
 
+impl Breach {
+    /// The kind of breach, for logs (never the text or a host from it).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Breach::Empty => "empty",
+            Breach::TooLong { .. } => "too_long",
+            Breach::ForeignUrl(_) => "foreign_url",
+        }
+    }
+}
+
 /// The completion as it will be sent (trimmed), or why it must not be.
 /// `own` is the text the campaign wrote for the channel (its template): the
 /// hosts it links to are the only ones allowed.
@@ -60,7 +71,7 @@ fn hosts(text: &str) -> impl Iterator<Item = String> + '_ {
                 })
                 .or_else(|| lower.find("www.").map(|at| lower[at..].to_owned()))?;
             let host: String = rest
-                .split(['/', '?', '#'])
+                .split(['/', '\\', '?', '#'])
                 .next()
                 .unwrap_or("")
                 .rsplit('@')
@@ -105,6 +116,10 @@ mod tests {
         );
         assert_eq!(
             check("(https://user@evil.example)", 100, own),
+            Err(Breach::ForeignUrl("evil.example".into()))
+        );
+        assert_eq!(
+            check("https://evil.example\\@acme.example/x", 100, own),
             Err(Breach::ForeignUrl("evil.example".into()))
         );
     }

@@ -95,7 +95,10 @@ impl Prices {
         let Some(&(input, output)) = self.models.get(model).or_else(|| self.models.get("*")) else {
             return 0;
         };
-        let micros = (tokens_in * input + tokens_out * output).div_ceil(1000);
+        let micros = tokens_in
+            .saturating_mul(input)
+            .saturating_add(tokens_out.saturating_mul(output))
+            .div_ceil(1000);
         i64::try_from(micros).unwrap_or(i64::MAX)
     }
 }
@@ -168,9 +171,12 @@ impl Personaliser {
         };
         // A claim outlives every call and wait one generation may make.
         let calls = u64::from(s.retry_max) + 1;
-        let lease =
-            Duration::from_millis(s.timeout_ms.saturating_add(s.retry_max_delay_ms) * calls)
-                + Duration::from_secs(60);
+        let lease = Duration::from_millis(
+            s.timeout_ms
+                .saturating_add(s.retry_max_delay_ms)
+                .saturating_mul(calls),
+        )
+        .saturating_add(Duration::from_secs(60));
         Ok(Some(Self {
             client,
             breaker: CircuitBreaker::new("llm", breaker),

@@ -72,7 +72,8 @@ struct TaskRow {
 }
 
 /// Claims up to `limit` steps due by `horizon` whose variant asks for a
-/// generated message on the step's channel and that have no usable row yet
+/// generated message on the step's channel, whose lead's contact data is
+/// here (it may follow the triage; an erased lead's is gone), and that have no usable row yet
 /// (none, `wanted`, or a `composing` lease that ended), holding them until
 /// `lease_until`. Steps another composer holds are skipped. Two
 /// statements: the campaigns that use generation, then the claim (none
@@ -100,6 +101,7 @@ pub async fn claim(
         "WITH candidates AS (SELECT s.id FROM scheduled_steps s \
             JOIN outreach_plans p ON p.id = s.plan_id \
             JOIN engagement_variants v ON v.id = p.variant_id \
+            JOIN engagement_leads l ON l.id = s.lead_id AND l.workspace_id = s.workspace_id \
             WHERE s.status = 'pending' AND s.due_at <= $2 \
               AND s.campaign_id = ANY ($5) \
               AND (v.content -> s.channel) ? 'generation' \
@@ -107,7 +109,7 @@ pub async fn claim(
                 AND (g.state IN ('done', 'fallback') OR (g.state = 'composing' AND g.lease_until > $1))) \
             ORDER BY s.due_at LIMIT $4), \
          taken AS (INSERT INTO step_generations AS g (step_id, state, lease_until, attempts) \
-            SELECT id, 'composing', $3, 1 FROM candidates \
+            SELECT id, 'composing', $3, 1 FROM candidates ORDER BY id \
             ON CONFLICT (step_id) DO UPDATE SET state = 'composing', lease_until = EXCLUDED.lease_until, \
               attempts = g.attempts + 1, updated_at = now() \
             WHERE g.state = 'wanted' OR (g.state = 'composing' AND g.lease_until <= $1) \
@@ -189,6 +191,8 @@ pub struct Finished {
     pub latency_ms: i32,
     /// Answered from the cache.
     pub cache_hit: bool,
+    /// The response-cache entry it came from or went to.
+    pub cache_key: Option<String>,
     /// What it cost (micros).
     pub cost_micros: i64,
     /// Why the template is sent (`fallback` only).
@@ -196,12 +200,18 @@ pub struct Finished {
 }
 
 /// Records `finished` where the claim still holds (state `composing`, same
-/// attempt); returns how many rows it changed.
+/// attempt). A generation the send path gave up waiting for (`not_ready`)
+/// keeps its state, but what it used and cost is still recorded. Rows are
+/// written in step id order, like every statement on this table, so
+/// concurrent statements never deadlock. Returns how many rows it changed.
 pub async fn finish(pool: &PgPool, finished: &[Finished]) -> Result<u64> {
     if finished.is_empty() {
         return Ok(0);
     }
-    let col = |f: fn(&Finished) -> Option<String>| finished.iter().map(f).collect::<Vec<_>>();
+    let mut finished: Vec<&Finished> = finished.iter().collect();
+    finished.sort_by_key(|f| f.step_id);
+    let col =
+        |f: fn(&Finished) -> Option<String>| finished.iter().map(|x| f(x)).collect::<Vec<_>>();
     let ids: Vec<Uuid> = finished.iter().map(|f| f.step_id).collect();
     let attempts: Vec<i32> = finished.iter().map(|f| f.attempts).collect();
     let states = col(|f| Some(f.state.to_owned()));
@@ -215,16 +225,24 @@ pub async fn finish(pool: &PgPool, finished: &[Finished]) -> Result<u64> {
     let hits: Vec<bool> = finished.iter().map(|f| f.cache_hit).collect();
     let costs: Vec<i64> = finished.iter().map(|f| f.cost_micros).collect();
     let reasons = col(|f| f.fallback_reason.map(str::to_owned));
+    let keys = col(|f| f.cache_key.clone());
     let changed = sqlx::query(
-        "UPDATE step_generations g SET state = u.state, lease_until = u.lease_until, \
+        "UPDATE step_generations g SET \
+           state = CASE WHEN g.state = 'composing' THEN u.state ELSE g.state END, \
+           lease_until = CASE WHEN g.state = 'composing' THEN u.lease_until ELSE g.lease_until END, \
+           body = CASE WHEN g.state = 'composing' THEN u.body ELSE g.body END, \
+           fallback_reason = CASE WHEN g.state = 'composing' THEN u.reason ELSE g.fallback_reason END, \
            model = coalesce(u.model, g.model), prompt_version = coalesce(u.version, g.prompt_version), \
-           body = u.body, tokens_in = u.tokens_in, tokens_out = u.tokens_out, latency_ms = u.latency, \
-           cache_hit = u.hit, cost_micros = u.cost, fallback_reason = u.reason, updated_at = now() \
+           tokens_in = u.tokens_in, tokens_out = u.tokens_out, latency_ms = u.latency, \
+           cache_hit = u.hit, cache_key = coalesce(u.key, g.cache_key), cost_micros = u.cost, \
+           updated_at = now() \
          FROM UNNEST($1::uuid[], $2::int4[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], \
-                     $7::text[], $8::int4[], $9::int4[], $10::int4[], $11::bool[], $12::int8[], $13::text[]) \
+                     $7::text[], $8::int4[], $9::int4[], $10::int4[], $11::bool[], $12::int8[], $13::text[], \
+                     $14::text[]) \
            AS u(step_id, attempts, state, lease_until, model, version, body, tokens_in, tokens_out, \
-                latency, hit, cost, reason) \
-         WHERE g.step_id = u.step_id AND g.state = 'composing' AND g.attempts = u.attempts",
+                latency, hit, cost, reason, key) \
+         WHERE g.step_id = u.step_id AND g.attempts = u.attempts \
+           AND (g.state = 'composing' OR (g.state = 'fallback' AND g.fallback_reason = 'not_ready'))",
     )
     .bind(&ids)
     .bind(&attempts)
@@ -239,6 +257,7 @@ pub async fn finish(pool: &PgPool, finished: &[Finished]) -> Result<u64> {
     .bind(&hits)
     .bind(&costs)
     .bind(&reasons)
+    .bind(&keys)
     .execute(pool)
     .await?
     .rows_affected();
@@ -273,9 +292,11 @@ pub async fn sync(
     if steps.is_empty() {
         return Ok(Vec::new());
     }
+    let mut steps = steps.to_vec();
+    steps.sort_unstable();
     Ok(sqlx::query_as(
         "INSERT INTO step_generations AS g (step_id, state, requested_at) \
-         SELECT id, 'wanted', $2 FROM UNNEST($1::uuid[]) AS u(id) \
+         SELECT id, 'wanted', $2 FROM UNNEST($1::uuid[]) AS u(id) ORDER BY id \
          ON CONFLICT (step_id) DO UPDATE SET \
            requested_at = coalesce(g.requested_at, EXCLUDED.requested_at), \
            fallback_reason = CASE WHEN g.state IN ('wanted', 'composing') \
@@ -287,7 +308,7 @@ pub async fn sync(
            updated_at = now() \
          RETURNING g.step_id, g.state, g.body, g.cost_micros, g.fallback_reason",
     )
-    .bind(steps)
+    .bind(&steps)
     .bind(now)
     .bind(give_up)
     .fetch_all(pool)

@@ -175,10 +175,22 @@ pub async fn upsert_many(
 }
 
 /// Removes lead `id` from the copy (its `leads.contacts` tombstone: the
-/// lead was erased). Returns its workspace if it was there.
-pub async fn forget(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<Uuid>, sqlx::Error> {
-    sqlx::query_scalar("DELETE FROM engagement_leads WHERE id = $1 RETURNING workspace_id")
-        .bind(id)
-        .fetch_optional(db)
-        .await
+/// lead was erased), with the messages a language model wrote for it.
+/// Returns its workspace if it was there, and the response-cache entries
+/// those messages came from or went to (for the caller to remove).
+pub async fn forget(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+) -> Result<Option<(Uuid, Vec<String>)>, sqlx::Error> {
+    sqlx::query_as(
+        "WITH gone AS (DELETE FROM engagement_leads WHERE id = $1 RETURNING workspace_id), \
+         texts AS (DELETE FROM step_generations g USING scheduled_steps s, gone \
+           WHERE s.workspace_id = gone.workspace_id AND s.lead_id = $1 AND g.step_id = s.id \
+           RETURNING g.cache_key) \
+         SELECT workspace_id, coalesce((SELECT array_agg(DISTINCT cache_key) FROM texts \
+           WHERE cache_key IS NOT NULL), '{}') FROM gone",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await
 }
