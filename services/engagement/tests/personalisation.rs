@@ -437,3 +437,62 @@ async fn a_message_is_written_before_its_step_is_due_and_erasure_removes_it() {
         .await;
     server.wait_for(2, Duration::from_secs(30)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn over_the_limit_generations_wait_for_the_next_minute_when_so_configured() {
+    let server = LlmServer::start().await;
+    let env = env().await;
+    campaign(
+        &env,
+        "sms",
+        json!({"prompt": "Hi {{ name }}, {{ email }}", "max_tokens": 20}),
+    )
+    .await;
+    let mut leads = Vec::new();
+    for _ in 0..24 {
+        leads.push(env.lead(json!({"sms": true}), Some("UTC")).await);
+    }
+    let mut s = llm_settings(&env, &server);
+    s.llm.requests_per_minute = 20;
+    s.llm.on_limit = "wait".into();
+    s.llm.wait_secs = 180;
+    let app = spawn(env, s).await;
+    let started = std::time::Instant::now();
+    for &lead in &leads {
+        app.env
+            .triage(lead, Category::Hot, &Uuid::now_v7().to_string())
+            .await;
+    }
+    let db = app.db().clone();
+    let ids = leads.clone();
+    eventually(150, "all 24 sent", || async {
+        let sent: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM communications WHERE lead_id = ANY($1)")
+                .bind(&ids)
+                .fetch_one(&db)
+                .await
+                .unwrap();
+        (sent == 24).then_some(())
+    })
+    .await;
+    let received = server.received();
+    assert_eq!(
+        received.len(),
+        24,
+        "every message was generated, none fell back"
+    );
+    let early = received
+        .iter()
+        .filter(|r| r.at.duration_since(started) < Duration::from_secs(55))
+        .count();
+    assert!(early <= 20, "{early} calls before the minute turned");
+    let done: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM step_generations g JOIN scheduled_steps s ON s.id = g.step_id \
+         WHERE s.lead_id = ANY($1) AND g.state = 'done'",
+    )
+    .bind(&leads)
+    .fetch_one(app.db())
+    .await
+    .unwrap();
+    assert_eq!(done, 24);
+}
