@@ -76,12 +76,25 @@ impl AppState {
     }
 
     /// Drops cached copies of the campaign and its performance report,
-    /// here and on every other instance.
+    /// here and on every other instance, after recording the write position
+    /// for the campaign: whoever loads them again reads a replica that has
+    /// the change, so a lagging replica cannot put the old state back in the
+    /// cache for the cache's TTL (the writer may be a background task, not
+    /// the reader: read-your-writes per client would not see it).
     pub async fn invalidate(&self, workspace: Uuid, campaign: Uuid) {
         let key = cache_key(workspace, campaign);
+        if let Err(err) = self.platform.db.note_write(&reader(&key)).await {
+            tracing::warn!(error = %err, "campaign write position not recorded");
+        }
         self.campaigns.invalidate(&key).await;
         self.performance.invalidate(&key).await;
     }
+}
+
+/// The read-your-writes client under which a campaign's cached copies are
+/// loaded ([`AppState::invalidate`] records every change under it).
+pub fn reader(cache_key: &str) -> String {
+    format!("campaign:{cache_key}")
 }
 
 /// Cache key of a campaign (and of its performance report).

@@ -16,7 +16,7 @@ use crate::campaign::validate::{check, check_patch, Definition};
 use crate::campaign::{CampaignPatch, CreateCampaign};
 use crate::consumer::publish_current;
 use crate::optimizer::decide;
-use crate::state::{cache_key, AppState};
+use crate::state::{cache_key, reader, AppState};
 use crate::store::allocations::reason;
 use crate::store::campaigns::{self, CampaignView, NewCampaign, Position};
 use crate::store::counters;
@@ -179,10 +179,12 @@ pub async fn load(
     id: Uuid,
 ) -> Result<Option<CampaignView>, ApiError> {
     let ws = principal.workspace_id;
-    let pool = state.platform.db.read(Some(&principal.client_id())).await;
+    let key = cache_key(ws, id);
     let view = state
         .campaigns
-        .get_or_load(&cache_key(ws, id), async {
+        .get_or_load(&key, async {
+            // Chosen only on a miss; a replica that has the campaign's last change.
+            let pool = state.platform.db.read(Some(&reader(&key))).await;
             let mut conn = pool.acquire().await?;
             campaigns::get(&mut conn, ws, id, false).await
         })

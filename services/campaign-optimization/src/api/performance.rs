@@ -14,7 +14,7 @@ use super::campaigns::load;
 use crate::allocation::{prob_best, VariantStats};
 use crate::campaign::schema;
 use crate::optimizer::decide;
-use crate::state::{cache_key, AppState};
+use crate::state::{cache_key, reader, AppState};
 use crate::store::allocations::{self, StoredAllocation};
 use crate::store::campaigns::CampaignView;
 use crate::store::counters::stats;
@@ -213,7 +213,11 @@ async fn report(
             let Some(campaign) = load(&state, &principal, id).await? else {
                 return Ok(None);
             };
-            let pool = state.platform.db.read(Some(&principal.client_id())).await;
+            let pool = state
+                .platform
+                .db
+                .read(Some(&reader(&cache_key(ws, id))))
+                .await;
             let mut conn = pool.acquire().await?;
             let rows = performance::summary(&mut conn, ws, id).await?;
             let latest = allocations::latest(&mut conn, ws, id).await?;
