@@ -22,6 +22,7 @@ use suite_config::Settings;
 
 pub mod contract;
 pub mod kafka;
+pub mod llm;
 pub mod otlp;
 pub mod process;
 

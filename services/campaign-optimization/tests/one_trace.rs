@@ -2,9 +2,10 @@
 //! One lead, one trace: with the three services as processes exporting
 //! their spans over OTLP to a receiver this test runs, a lead posted with a
 //! `traceparent` is one trace through lead-triage (intake and triage),
-//! engagement (planning, an immediate send and a delayed one, an interaction
-//! reported later by a callback with no trace context of its own) and
-//! campaign-optimization (counting each interaction).
+//! engagement (planning, the email written by a language model, an immediate
+//! send and a delayed one, an interaction reported later by a callback with
+//! no trace context of its own) and campaign-optimization (counting each
+//! interaction).
 //!
 //! Needs the `lead-triage` and `engagement` binaries next to this package's
 //! (`cargo nextest run --workspace` builds them).
@@ -13,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use rand::Rng as _;
 use serde_json::{json, Value};
+use suite_testkit::llm::LlmServer;
 use suite_testkit::otlp::{OtlpReceiver, ReceivedSpan};
 use suite_testkit::TestEnv;
 use uuid::Uuid;
@@ -67,8 +69,11 @@ async fn a_lead_is_one_trace_across_the_three_services() {
         ("OTEL_BSP_SCHEDULE_DELAY", "200"),
     ];
     let mut triage = start_service(&env, "lead-triage", &logs, &export).await;
+    let model = LlmServer::start().await;
+    let model_url = model.base_url();
     let mut engagement_vars = export.to_vec();
     engagement_vars.extend(processes::SEND_NOW);
+    engagement_vars.push(("SUITE__LLM__BASE_URL", model_url.as_str()));
     let mut engagement = start_service(&env, "engagement", &logs, &engagement_vars).await;
     let mut optimizer = start_service(&env, "campaign-optimization", &logs, &export).await;
     for p in [&mut triage, &mut engagement, &mut optimizer] {
@@ -92,7 +97,8 @@ async fn a_lead_is_one_trace_across_the_three_services() {
                 "daily_budget_micros": 1_000_000,
                 "channel_costs": {"email": 1000, "sms": 1000},
                 "variants": [{"name": "A", "content": {
-                    "email": {"subject": "Hi {{ first_name }}", "body": "For {{ company }}"},
+                    "email": {"subject": "Hi {{ first_name }}", "body": "For {{ company }}",
+                              "generation": {"prompt": "Write to {{ first_name }} at {{ company }}."}},
                     "sms": {"body": "Hi {{ first_name }}"}}}]
             })),
             None,
@@ -146,6 +152,15 @@ async fn a_lead_is_one_trace_across_the_three_services() {
         .bind(lead_id)
     })
     .await;
+    let email: String = sqlx::query_scalar(
+        "SELECT body FROM communications WHERE lead_id = $1 AND channel = 'email'",
+    )
+    .bind(lead_id)
+    .fetch_one(&env.db)
+    .await
+    .unwrap();
+    assert!(email.starts_with("Hello from the model."), "{email}");
+    assert_eq!(model.received().len(), 1, "one generation");
     let email_send: Uuid = sqlx::query_scalar(
         "SELECT id FROM send_reservations WHERE lead_id = $1 AND channel = 'email'",
     )
@@ -180,6 +195,7 @@ async fn a_lead_is_one_trace_across_the_three_services() {
             .iter()
             .filter_map(|s| s.attr("channel"))
             .collect();
+        let generated = of(&spans, &trace, "engagement", "engagement.generate");
         let callback = of(&spans, &trace, "engagement", "engagement.interaction");
         let counted = consumed(
             &spans,
@@ -190,6 +206,7 @@ async fn a_lead_is_one_trace_across_the_three_services() {
         let done = !intake.is_empty()
             && planned == 1
             && sends.len() == 2
+            && generated.len() == 1
             && callback.len() == 1
             && counted.len() == 3;
         if done {
@@ -217,8 +234,9 @@ async fn a_lead_is_one_trace_across_the_three_services() {
         assert!(
             Instant::now() < deadline,
             "the lead's trace is incomplete: intake {} planned {planned} sends {sends:?} \
-             interaction {} counted {}; {} spans received",
+             generated {} interaction {} counted {}; {} spans received",
             intake.len(),
+            generated.len(),
             callback.len(),
             counted.len(),
             spans.len()

@@ -10,11 +10,11 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::llm::{Answer, LlmServer};
 use common::{env, eventually, settings, spawn, App, Env};
 use serde_json::{json, Value};
 use suite_config::Settings;
 use suite_domain::{Category, InteractionV1};
+use suite_testkit::llm::{Answer, LlmServer};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 

@@ -2,7 +2,6 @@
 //! the data it needs (workspace, leads, campaigns, triage events).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-pub mod llm;
 pub mod sinks;
 
 use std::sync::Arc;

@@ -1,7 +1,10 @@
 //! A real OpenAI-compatible chat-completions server that stands in for a
 //! language-model provider: it records every request it receives (before
 //! answering) and answers from a script, then with a default answer.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+//!
+//! Test support: a broken server (a port that cannot be bound, a poisoned
+//! lock) panics, which fails the test using it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -76,15 +79,20 @@ pub enum Answer {
     /// 200 with a chat completion whose message content is `text`, usage
     /// `prompt_tokens` / `completion_tokens` as given.
     Complete {
+        /// The message content.
         text: String,
+        /// `usage.prompt_tokens`.
         prompt_tokens: u32,
+        /// `usage.completion_tokens`.
         completion_tokens: u32,
     },
     /// That HTTP status with an OpenAI-style error body
     /// `{"error":{"message":..,"type":..,"code":null}}`, and a
     /// `Retry-After: <secs>` header when given.
     Status {
+        /// The HTTP status.
         status: u16,
+        /// `Retry-After` in seconds, when sent.
         retry_after: Option<u64>,
     },
     /// Sleeps this long before answering with the default completion (a
