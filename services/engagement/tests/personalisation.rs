@@ -69,6 +69,44 @@ async fn sent_body(app: &App, lead: Uuid) -> String {
     .await
 }
 
+/// `n` leads with SMS consent and a campaign whose SMS is generated.
+async fn sms_leads(env: &Env, n: usize) -> Vec<Uuid> {
+    campaign(
+        env,
+        "sms",
+        json!({"prompt": "Hi {{ name }}, {{ email }}", "max_tokens": 20}),
+    )
+    .await;
+    let mut leads = Vec::new();
+    for _ in 0..n {
+        leads.push(env.lead(json!({"sms": true}), Some("UTC")).await);
+    }
+    leads
+}
+
+/// Plans every one of `leads` and waits until each has its message sent;
+/// returns when planning began.
+async fn all_sent(app: &App, leads: &[Uuid], secs: u64) -> std::time::Instant {
+    let started = std::time::Instant::now();
+    for &lead in leads {
+        app.env
+            .triage(lead, Category::Hot, &Uuid::now_v7().to_string())
+            .await;
+    }
+    let db = app.db().clone();
+    eventually(secs, "every lead's message sent", || async {
+        let sent: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM communications WHERE lead_id = ANY($1)")
+                .bind(leads)
+                .fetch_one(&db)
+                .await
+                .unwrap();
+        (sent == leads.len() as i64).then_some(())
+    })
+    .await;
+    started
+}
+
 #[derive(Debug, sqlx::FromRow)]
 struct Row {
     state: String,
@@ -308,16 +346,7 @@ async fn a_generation_the_day_budget_cannot_pay_for_sends_the_template() {
 async fn a_burst_across_two_instances_stays_within_the_workspaces_minute() {
     let server = LlmServer::start().await;
     let env = env().await;
-    campaign(
-        &env,
-        "sms",
-        json!({"prompt": "Hi {{ name }}, {{ email }}", "max_tokens": 20}),
-    )
-    .await;
-    let mut leads = Vec::new();
-    for _ in 0..60 {
-        leads.push(env.lead(json!({"sms": true}), Some("UTC")).await);
-    }
+    let leads = sms_leads(&env, 60).await;
     let mut s = llm_settings(&env, &server);
     s.llm.requests_per_minute = 20;
     s.llm.on_limit = "fallback".into();
@@ -333,24 +362,7 @@ async fn a_burst_across_two_instances_stays_within_the_workspaces_minute() {
         Arc::new(engagement::clock::SystemClock),
     ));
     let app = spawn(env, s).await;
-    let started = std::time::Instant::now();
-    for &lead in &leads {
-        app.env
-            .triage(lead, Category::Hot, &Uuid::now_v7().to_string())
-            .await;
-    }
-    let db = app.db().clone();
-    let ids = leads.clone();
-    eventually(120, "all 60 sent", || async {
-        let sent: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM communications WHERE lead_id = ANY($1)")
-                .bind(&ids)
-                .fetch_one(&db)
-                .await
-                .unwrap();
-        (sent == 60).then_some(())
-    })
-    .await;
+    let started = all_sent(&app, &leads, 120).await;
     second.cancel();
     let within_minute = server
         .received()
@@ -442,39 +454,13 @@ async fn a_message_is_written_before_its_step_is_due_and_erasure_removes_it() {
 async fn over_the_limit_generations_wait_for_the_next_minute_when_so_configured() {
     let server = LlmServer::start().await;
     let env = env().await;
-    campaign(
-        &env,
-        "sms",
-        json!({"prompt": "Hi {{ name }}, {{ email }}", "max_tokens": 20}),
-    )
-    .await;
-    let mut leads = Vec::new();
-    for _ in 0..24 {
-        leads.push(env.lead(json!({"sms": true}), Some("UTC")).await);
-    }
+    let leads = sms_leads(&env, 24).await;
     let mut s = llm_settings(&env, &server);
     s.llm.requests_per_minute = 20;
     s.llm.on_limit = "wait".into();
     s.llm.wait_secs = 180;
     let app = spawn(env, s).await;
-    let started = std::time::Instant::now();
-    for &lead in &leads {
-        app.env
-            .triage(lead, Category::Hot, &Uuid::now_v7().to_string())
-            .await;
-    }
-    let db = app.db().clone();
-    let ids = leads.clone();
-    eventually(150, "all 24 sent", || async {
-        let sent: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM communications WHERE lead_id = ANY($1)")
-                .bind(&ids)
-                .fetch_one(&db)
-                .await
-                .unwrap();
-        (sent == 24).then_some(())
-    })
-    .await;
+    let started = all_sent(&app, &leads, 150).await;
     let received = server.received();
     assert_eq!(
         received.len(),
