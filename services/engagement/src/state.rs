@@ -12,6 +12,7 @@ use crate::api::context::CachedContext;
 use crate::clock::SharedClock;
 use crate::config::SendConfig;
 use crate::memory::Memory;
+use crate::personalise::cache::Cached;
 use crate::personalise::Personaliser;
 use crate::providers::Providers;
 use crate::store::campaigns::{CampaignTarget, VariantContent};
@@ -36,6 +37,9 @@ pub struct AppState {
     pub conversations: TwoLevelCache<Conversation>,
     /// Each lead's whole context (memory and caps included).
     pub contexts: TwoLevelCache<CachedContext>,
+    /// Language-model answers at temperature 0 (docs/personalisation.md),
+    /// kept `llm.cache_ttl_secs`.
+    pub answers: TwoLevelCache<Cached>,
     /// Short-term memory per lead.
     pub memory: Memory,
     /// Wakes the scheduler when a step became due now.
@@ -72,6 +76,12 @@ impl AppState {
                 ttl(300),
             ),
             contexts: TwoLevelCache::new("lead-context", redis.clone(), &settings.cache, ttl(300)),
+            answers: TwoLevelCache::new(
+                "llm-answer",
+                redis.clone(),
+                &settings.cache,
+                ttl(settings.llm.cache_ttl_secs),
+            ),
             memory: Memory::new(platform.redis.clone()),
             wake: Arc::new(Notify::new()),
             interactions_topic: settings.topic(suite_domain::topics::ENGAGEMENT_INTERACTIONS),
@@ -88,7 +98,8 @@ impl AppState {
             state
                 .conversations
                 .spawn_invalidation_listener(shutdown.clone()),
-            state.contexts.spawn_invalidation_listener(shutdown),
+            state.contexts.spawn_invalidation_listener(shutdown.clone()),
+            state.answers.spawn_invalidation_listener(shutdown),
         ] {
             state.platform.tasks.spawn(async move {
                 let _ = listener.await;

@@ -80,7 +80,7 @@ pub async fn forget_lead(state: &AppState, key: Option<&[u8]>) -> Result<(), Han
             HandlerError::permanent("invalid_event", "a tombstone without a lead id key")
         })?;
     if let Some((workspace, cached)) = leads::forget(state.platform.db.primary(), id).await? {
-        crate::personalise::cache::forget(&state.platform.redis, &cached).await;
+        state.answers.invalidate_many(&cached).await;
         state.lead_changed(workspace, id).await;
         tracing::info!(lead_id = %id, "lead erased from the contact copy");
     }

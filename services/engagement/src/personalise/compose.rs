@@ -209,9 +209,9 @@ async fn generate(state: &AppState, p: &Personaliser, task: &ComposeTask) -> Fin
     let max_chars = spec.max_chars_for(task.channel);
     let redis = &state.platform.redis;
     let cache_key = (spec.deterministic() && p.config.cache_ttl_secs > 0)
-        .then(|| cache::key(redis, &model, &version, task.channel.as_str(), &rendered));
+        .then(|| cache::key(&model, &version, task.channel.as_str(), &rendered));
     if let Some(key) = &cache_key {
-        if let Some(hit) = cache::get(redis, key).await {
+        if let Some(hit) = state.answers.get(key).await {
             if let Ok(text) = guardrails::check(&hit.text, max_chars, &own) {
                 metrics::counter!(LLM_CACHE_HITS).increment(1);
                 tracing::Span::current().record("cache_hit", true);
@@ -311,13 +311,7 @@ async fn generate(state: &AppState, p: &Personaliser, task: &ComposeTask) -> Fin
     match guardrails::check(&c.text, max_chars, &own) {
         Ok(text) => {
             if let Some(key) = &cache_key {
-                cache::put(
-                    redis,
-                    key,
-                    &Cached { text: text.clone() },
-                    p.config.cache_ttl_secs,
-                )
-                .await;
+                state.answers.put(key, Cached { text: text.clone() }).await;
             }
             Finished {
                 state: "done",
