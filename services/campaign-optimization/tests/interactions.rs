@@ -209,14 +209,8 @@ async fn spending_the_daily_budget_pauses_the_campaign() {
         .await;
     }
     drain(&svc, campaign, a).await;
-    let status: (String, Option<String>) =
-        sqlx::query_as("SELECT status, pause_reason FROM campaigns WHERE id = $1")
-            .bind(campaign)
-            .fetch_one(&svc.env.db)
-            .await
-            .unwrap();
     assert_eq!(
-        status,
+        status_of(&svc, campaign).await,
         ("active".into(), None),
         "40,000 of 50,000 spent: still active"
     );
@@ -229,33 +223,9 @@ async fn spending_the_daily_budget_pauses_the_campaign() {
         InteractionKind::Sent,
     ))
     .await;
-    let read: Value = svc
-        .eventually(60, "paused for budget", || async {
-            let c = svc.get_json(&format!("/v1/campaigns/{campaign}")).await;
-            (c["status"] == "paused").then_some(c)
-        })
-        .await;
-    assert_eq!(read["pause_reason"], "budget");
+    paused_for_budget(&svc, campaign).await;
 
-    // Engagement learns it from campaigns.allocations.
-    let paused: CampaignAllocationV1 = svc
-        .eventually(30, "a paused allocation", || async {
-            svc.allocations(2)
-                .await
-                .iter()
-                .map(|r| serde_json::from_slice::<CampaignAllocationV1>(&r.payload).unwrap())
-                .find(|e| e.status == CampaignStatus::Paused)
-        })
-        .await;
-    assert_eq!(paused.reason, "budget_exhausted");
-    assert_eq!(*paused.campaign_id.as_uuid(), campaign);
-
-    // Resuming while the day's budget is spent is refused; raising the
-    // budget lets the optimizer resume it.
-    let r = svc
-        .post(&format!("/v1/campaigns/{campaign}/resume"), &json!({}))
-        .await;
-    assert_eq!(r.status(), 409);
+    // Raising the budget lets the optimizer resume it.
     let r = svc
         .send(
             "PATCH",
@@ -270,6 +240,43 @@ async fn spending_the_daily_budget_pauses_the_campaign() {
     })
     .await;
     tokio::time::sleep(Duration::from_millis(10)).await;
+}
+
+/// The campaign's stored (status, pause reason).
+async fn status_of(svc: &Service, campaign: Uuid) -> (String, Option<String>) {
+    sqlx::query_as("SELECT status, pause_reason FROM campaigns WHERE id = $1")
+        .bind(campaign)
+        .fetch_one(&svc.env.db)
+        .await
+        .unwrap()
+}
+
+/// Waits until `campaign` reads as paused for budget, engagement is told so
+/// on campaigns.allocations, and resuming it is refused (409) while the
+/// day's budget is spent.
+async fn paused_for_budget(svc: &Service, campaign: Uuid) {
+    let read: Value = svc
+        .eventually(60, "paused for budget", || async {
+            let c = svc.get_json(&format!("/v1/campaigns/{campaign}")).await;
+            (c["status"] == "paused").then_some(c)
+        })
+        .await;
+    assert_eq!(read["pause_reason"], "budget");
+    let paused: CampaignAllocationV1 = svc
+        .eventually(30, "a paused allocation", || async {
+            svc.allocations(2)
+                .await
+                .iter()
+                .map(|r| serde_json::from_slice::<CampaignAllocationV1>(&r.payload).unwrap())
+                .find(|e| e.status == CampaignStatus::Paused)
+        })
+        .await;
+    assert_eq!(paused.reason, "budget_exhausted");
+    assert_eq!(*paused.campaign_id.as_uuid(), campaign);
+    let r = svc
+        .post(&format!("/v1/campaigns/{campaign}/resume"), &json!({}))
+        .await;
+    assert_eq!(r.status(), 409);
 }
 
 /// (spend, generation spend) of a variant.
@@ -314,14 +321,8 @@ async fn a_budget_spent_on_generation_pauses_the_campaign() {
     .await;
     assert_eq!(spends(&svc, a).await, (48_000, 45_000));
     assert_eq!(spends(&svc, b).await, (2_000, 0));
-    let status: (String, Option<String>) =
-        sqlx::query_as("SELECT status, pause_reason FROM campaigns WHERE id = $1")
-            .bind(campaign)
-            .fetch_one(&svc.env.db)
-            .await
-            .unwrap();
     assert_eq!(
-        status,
+        status_of(&svc, campaign).await,
         ("active".into(), None),
         "50,000 of 60,000 spent: still active"
     );
@@ -329,13 +330,7 @@ async fn a_budget_spent_on_generation_pauses_the_campaign() {
     // A fourth generated send: 66,000 spent, while its channel costs alone
     // (6,000) are a tenth of the budget.
     svc.produce(&sent(ws, campaign, a, Some(15_000))).await;
-    let read: Value = svc
-        .eventually(60, "paused for budget", || async {
-            let c = svc.get_json(&format!("/v1/campaigns/{campaign}")).await;
-            (c["status"] == "paused").then_some(c)
-        })
-        .await;
-    assert_eq!(read["pause_reason"], "budget");
+    paused_for_budget(&svc, campaign).await;
     let daily: (i64, i64) = sqlx::query_as(
         "SELECT spend_micros, sends FROM campaign_daily_spend WHERE campaign_id = $1",
     )
@@ -344,20 +339,6 @@ async fn a_budget_spent_on_generation_pauses_the_campaign() {
     .await
     .unwrap();
     assert_eq!(daily, (66_000, 6));
-    let paused: CampaignAllocationV1 = svc
-        .eventually(30, "a paused allocation", || async {
-            svc.allocations(2)
-                .await
-                .iter()
-                .map(|r| serde_json::from_slice::<CampaignAllocationV1>(&r.payload).unwrap())
-                .find(|e| e.status == CampaignStatus::Paused)
-        })
-        .await;
-    assert_eq!(paused.reason, "budget_exhausted");
-    let r = svc
-        .post(&format!("/v1/campaigns/{campaign}/resume"), &json!({}))
-        .await;
-    assert_eq!(r.status(), 409);
 
     // The report shows what generation cost, per variant and in total.
     let path = format!("/v1/campaigns/{campaign}/performance");
