@@ -57,6 +57,14 @@ async fn a_hot_lead_is_planned_rendered_sent_and_published_once() {
             )
         })
         .collect();
+    // No variant asks for generated messages: the plan keeps no score for a prompt.
+    let kept: (Option<i16>, Option<serde_json::Value>) =
+        sqlx::query_as("SELECT score, breakdown FROM outreach_plans WHERE lead_id = $1")
+            .bind(lead)
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    assert_eq!(kept, (None, None));
     assert_eq!(
         ladder.iter().map(|l| l.0.as_str()).collect::<Vec<_>>(),
         ["phone", "sms", "email"]

@@ -174,6 +174,7 @@ mod tests {
             ladder: vec![],
             variants: vec![a, b],
             shares,
+            generating: false,
         };
         (t, a, b)
     }

@@ -184,8 +184,12 @@ async fn plan_all(
             correlation_id: job.event.correlation_id.as_str().to_owned(),
             steps: ladder::plan(job.event.category, ladder_steps, now),
             traceparent: job.traceparent.clone(),
-            score: Some(i16::from(job.event.score.get())),
-            breakdown: serde_json::to_value(&job.event.breakdown).ok(),
+            // Kept only where a prompt may use them.
+            score: target.generating.then(|| i16::from(job.event.score.get())),
+            breakdown: target
+                .generating
+                .then(|| serde_json::to_value(&job.event.breakdown).ok())
+                .flatten(),
         };
         plan_of.insert(i, plan.id);
         new_plans.push(plan);

@@ -24,6 +24,10 @@ pub struct CampaignTarget {
     pub variants: Vec<Uuid>,
     /// The latest allocation's shares; `None` until one arrived.
     pub shares: Option<Vec<AllocationShare>>,
+    /// Some variant asks for generated messages: its plans keep the lead's
+    /// score and breakdown for the prompt (docs/personalisation.md).
+    #[serde(default)]
+    pub generating: bool,
 }
 
 #[derive(sqlx::FromRow)]
@@ -54,8 +58,9 @@ pub async fn active_targeting(
     .fetch_optional(db)
     .await?;
     let Some(row) = row else { return Ok(None) };
-    let variants: Vec<Uuid> = sqlx::query_scalar(
-        "SELECT id FROM engagement_variants WHERE campaign_id = $1 ORDER BY position",
+    let variants: Vec<(Uuid, bool)> = sqlx::query_as(
+        "SELECT id, jsonb_path_exists(content, '$.*.generation') FROM engagement_variants \
+         WHERE campaign_id = $1 ORDER BY position",
     )
     .bind(row.id)
     .fetch_all(db)
@@ -67,7 +72,8 @@ pub async fn active_targeting(
     Ok(Some(CampaignTarget {
         id: row.id,
         ladder,
-        variants,
+        generating: variants.iter().any(|(_, generating)| *generating),
+        variants: variants.into_iter().map(|(id, _)| id).collect(),
         shares: row.shares.map(|s| s.0),
     }))
 }
