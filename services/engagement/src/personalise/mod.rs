@@ -120,8 +120,6 @@ pub struct ComposeConfig {
     pub wait: Duration,
     /// Steps claimed per round.
     pub batch: i64,
-    /// Generations in flight per instance.
-    pub concurrency: usize,
     /// How long a claim holds.
     pub lease: Duration,
     /// Footer of generated emails.
@@ -193,7 +191,6 @@ impl Personaliser {
                 lookahead: Duration::from_secs(s.lookahead_secs),
                 wait: Duration::from_secs(s.wait_secs),
                 batch: s.batch,
-                concurrency: s.concurrency,
                 lease,
                 email_footer: s.email_footer.clone(),
             },
